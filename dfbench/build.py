@@ -1,0 +1,74 @@
+"""Build a detector by id, with its weights, ready for evaluation.
+
+Weights come from (in order): ``--weights`` (a local directory or ``hf://org/name@revision``),
+the id's ``.tag`` (``recce.demo``), or the family's default tag. A detector built without trained
+weights is marked ``trained = False`` and every table labels it so; it is never silently scored.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .errors import WeightsError
+from .registry import Registry, ResolvedDetector, get_registry
+from .weights import read_weights_dir, resolve_source
+
+log = logging.getLogger(__name__)
+
+
+def detector_id_of(det) -> str:
+    fam, var = det.spec.name, det.variant.name
+    base = fam if var == "default" else f"{fam}_{var}"
+    tag = det.weights_info.get("tag")
+    return f"{base}.{tag}" if tag else base
+
+
+def fetch_weights(source: str, sha256: str | None = None) -> Path:
+    """A local directory for ``source``: local paths as they are, ``hf://`` through the Hub client."""
+    if source.startswith("hf://"):
+        from .hub import download_weights
+
+        return download_weights(source, expected_sha256=sha256)
+    path = resolve_source(source)
+    if not path.exists():
+        raise WeightsError(f"weights not found at {path} (from {source!r}); pass --weights DIR or hf://ORG/NAME@REV")
+    return path
+
+
+def build_detector(name, weights: str | None = None, *, registry: Registry | None = None,
+                   require_weights: bool = False):
+    """Build ``name`` (``family[_variant][.tag]``) and load its weights.
+
+    ``weights`` overrides the spec's weights (a directory with ``model.safetensors``, or
+    ``hf://org/name@revision``). Without any weights the detector is returned untrained
+    (``det.trained is False``) unless ``require_weights``.
+    """
+    reg = registry or get_registry()
+    resolved: ResolvedDetector = name if isinstance(name, ResolvedDetector) else reg.resolve_detector(name)
+    det = resolved.spec.build(resolved.variant.name)
+    source, sha, tag, wspec = None, None, None, resolved.weights
+    if weights:
+        source = weights
+    elif wspec is not None:
+        source, sha, tag = wspec.source, wspec.sha256, wspec.tag
+    if source is None:
+        if require_weights:
+            raise WeightsError(f"{resolved.id} has no weights; pass --weights DIR (or a tagged id, e.g. "
+                               f"{resolved.spec.name}.{resolved.spec.weights[0].tag if resolved.spec.weights else 'TAG'})")
+        log.warning("%s: no trained weights; the detector is untrained", resolved.id)
+        return det
+    path = fetch_weights(source, sha)
+    state, config = read_weights_dir(path, expected_sha256=sha)
+    if config.get("variant") and config["variant"] != resolved.variant.name:
+        raise WeightsError(f"weights at {source} are for variant {config['variant']!r}, not {resolved.variant.name!r}; "
+                           f"use --detector {resolved.spec.name}_{config['variant']}")
+    missing, unexpected = det.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise WeightsError(f"weights at {source} do not fit {resolved.id}: missing {list(missing)[:8]}, "
+                           f"unexpected {list(unexpected)[:8]}")
+    det.trained = True
+    det.weights_info = {"tag": tag, "source": str(source), "sha256": config.get("sha256") or sha,
+                        "selection": (wspec.selection if wspec else None) or config.get("selection"),
+                        "trained_on": (wspec.trained_on if wspec else None) or config.get("trained_on")}
+    return det

@@ -1,0 +1,47 @@
+"""Rows describing what the installed plugins offer (``dfbench list``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .registry import Registry, get_registry
+
+
+def catalog_rows(kind: str, registry: Registry | None = None) -> list[dict[str, Any]]:
+    reg = registry or get_registry()
+    if kind == "detectors":
+        return _detector_rows(reg)
+    if kind == "datasets":
+        return [{"name": s.name, "aliases": list(s.aliases), "splits": list(s.splits), "version": s.version,
+                 "precropped": s.precropped, "env_var": s.env_var, "plugin": reg.owner[("dataset", s.name)],
+                 "summary": s.description + (f" (alias: {', '.join(s.aliases)})" if s.aliases else "")}
+                for s in sorted(reg.datasets.values(), key=lambda s: s.name)]
+    if kind == "corruptions":
+        return [{"name": s.name, "levels": list(s.levels), "suites": list(s.suites), "scope": s.scope,
+                 "official_name": s.official_name, "parameters": {str(k): v for k, v in s.parameters.items()},
+                 "plugin": reg.owner[("corruption", s.name)],
+                 "summary": f"levels {s.levels[0]}-{s.levels[-1]}" + (f", suite {','.join(s.suites)}" if s.suites else "")
+                 + (f" — {s.description}" if s.description else "")}
+                for s in sorted(reg.corruptions.values(), key=lambda s: s.name)]
+    if kind == "croppers":
+        return [{"name": s.name, "defaults": dict(s.defaults), "temporal": s.temporal,
+                 "plugin": reg.owner[("cropper", s.name)], "summary": s.description}
+                for s in sorted(reg.croppers.values(), key=lambda s: s.name)]
+    raise ValueError(kind)
+
+
+def _detector_rows(reg: Registry) -> list[dict[str, Any]]:
+    rows = []
+    for spec in sorted(reg.detectors.values(), key=lambda s: s.name):
+        for v in spec.variants:
+            vid = spec.name if v.name == "default" else f"{spec.name}_{v.name}"
+            tags = [w.tag for w in spec.weights if w.variant == v.name]
+            default = " (default)" if v.name == spec.default_variant else ""
+            i = v.input
+            rows.append({
+                "name": vid, "family": spec.name, "variant": v.name, "weights": tags,
+                "default": v.name == spec.default_variant, "plugin": reg.owner[("detector", spec.name)],
+                "input": i.to_dict(), "paper": spec.paper,
+                "summary": f"{i.unit} {i.size}px {i.colour} via {i.cropper}; weights: {', '.join(tags) or 'none'}{default}",
+            })
+    return rows

@@ -1,0 +1,301 @@
+"""The ``dfbench`` command line: thin click commands over the Python API.
+
+Only this module prints. Errors derived from :class:`DfbenchError` are shown as one clear message
+(naming the flag, file or environment variable that fixes them) with exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from fnmatch import fnmatch
+from pathlib import Path
+
+import click
+
+from .errors import DfbenchError
+
+
+class _Group(click.Group):
+    """Turns dfbench errors into clean messages, and lets plugins add commands lazily."""
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self) -> None:
+        if not self._plugins_loaded:
+            self._plugins_loaded = True
+            from .registry import get_registry
+
+            try:
+                get_registry().pm.hook.register_commands(cli=self)
+            except DfbenchError as e:
+                click.secho(f"error: {e}", fg="red", err=True)
+
+    def list_commands(self, ctx):
+        self._load_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        cmd = super().get_command(ctx, name)
+        if cmd is None:
+            self._load_plugin_commands()
+            cmd = super().get_command(ctx, name)
+        return cmd
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DfbenchError as e:
+            click.secho(f"error: {e}", fg="red", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="dfbench")
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """dfbench: how good is this deepfake detector, on which data, under which corruption, at what cost?"""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _echo_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, default=str))
+
+
+def _parse_set(values: tuple[str, ...]) -> dict:
+    """``--option key=value`` pairs for dataset options; values parsed as JSON when they can be."""
+    out = {}
+    for v in values:
+        if "=" not in v:
+            raise click.BadParameter(f"expected KEY=VALUE, got {v!r}", param_hint="--option")
+        k, _, raw = v.partition("=")
+        try:
+            out[k] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[k] = raw
+    return out
+
+
+def dataset_options(methods: str | None, splits: str | None, allow_partial: bool, options: tuple[str, ...]) -> dict:
+    opts = _parse_set(options)
+    if methods:
+        opts["methods"] = [m.strip() for m in methods.split(",") if m.strip()]
+    if splits:
+        opts["splits_dir"] = splits
+    if allow_partial:
+        opts["allow_partial"] = True
+    return opts
+
+
+def dataset_flags(f):
+    """Options shared by every command that reads a dataset."""
+    f = click.option("--data-root", type=click.Path(file_okay=False), help="Where the dataset lives (else DFBENCH_<NAME>_ROOT).")(f)
+    f = click.option("--split", default="test", show_default=True, help="Dataset split.")(f)
+    f = click.option("--methods", help="Comma-separated fake methods (FF++: Deepfakes,Face2Face,FaceSwap,NeuralTextures,FaceShifter).")(f)
+    f = click.option("--splits", "splits_dir", type=click.Path(file_okay=False), help="Directory with official split files (FF++).")(f)
+    f = click.option("--allow-partial", is_flag=True, help="Go on when counts differ from the official ones (recorded).")(f)
+    f = click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Extra dataset option (repeatable).")(f)
+    return f
+
+
+@cli.command()
+@click.option("--detector", "-d", required=True, help="Detector id, e.g. laanet, recce_gf.demo.")
+@click.option("--dataset", "-s", required=True, help="Dataset id, e.g. cdf, ffpp_c23, demo.")
+@dataset_flags
+@click.option("--weights", help="Weights directory or hf://ORG/NAME@REVISION (overrides the id's tag).")
+@click.option("--corruption", help="NAME:LEVEL, e.g. saturation:3 (see `dfbench list corruptions`).")
+@click.option("--corrupt-crops", is_flag=True, help="Corrupt cached face crops instead of full frames (faster; recorded).")
+@click.option("--limit", type=int, help="Evaluate a stratified subset of N videos.")
+@click.option("--limit-percent", type=float, help="Evaluate a stratified subset of P percent of the videos.")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, mps.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "fp64"]), default="fp32", show_default=True)
+@click.option("--channels-last", is_flag=True, help="channels_last memory format (fast on modern CPUs and GPUs).")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (slow to start).")
+@click.option("--flip-test/--no-flip-test", default=None, help="Average logits with the mirrored crop (default: the detector's protocol).")
+@click.option("--frames", "frames_per_video", type=int, help="Frames per video (default: the detector's protocol).")
+@click.option("--aggregation", type=click.Choice(["mean_logit", "mean_prob", "max"]), help="Video aggregation rule.")
+@click.option("--missing-face", type=click.Choice(["skip", "score_half", "fail"]), default="skip", show_default=True)
+@click.option("--no-cache", is_flag=True, help="Do not read or write the crop cache.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--output", "-o", type=click.Path(file_okay=False), help="Run directory (re-run to resume).")
+@click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the summary.")
+def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial, options, weights, corruption,
+        corrupt_crops, limit, limit_percent, batch_size, device, precision, channels_last, compile_, flip_test,
+        frames_per_video, aggregation, missing_face, no_cache, seed, output, as_json):
+    """Evaluate a detector on a dataset split and write results.json + predictions.parquet."""
+    from .results import summary_lines
+    from .runner import evaluate
+
+    result = evaluate(
+        detector, dataset, split=split, corruption=corruption, limit=limit, limit_percent=limit_percent,
+        batch_size=batch_size, device=device, seed=seed, output=output, data_root=data_root,
+        dataset_options=dataset_options(methods, splits_dir, allow_partial, options), weights=weights,
+        precision=precision, channels_last=channels_last, compile=compile_, flip_test=flip_test,
+        aggregation=aggregation, frames_per_video=frames_per_video, missing_face=missing_face,
+        corrupt_crops=corrupt_crops, use_cache=not no_cache, progress=not as_json,
+    )
+    if as_json:
+        _echo_json(result)
+        return
+    for line in summary_lines(result):
+        click.echo(line)
+    click.echo(f"written   {result.get('output_dir') or output or 'runs/'}")
+
+
+@cli.command("list")
+@click.argument("kind", type=click.Choice(["detectors", "datasets", "corruptions", "croppers"]))
+@click.argument("pattern", required=False)
+@click.option("--json", "as_json", is_flag=True)
+def list_(kind, pattern, as_json):
+    """List registered detectors, datasets, corruptions or croppers (PATTERN: a glob)."""
+    from .catalog import catalog_rows
+
+    rows = [r for r in catalog_rows(kind) if not pattern or fnmatch(r["name"], pattern) or pattern in r["name"]]
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo(f"no {kind} match {pattern!r}" if pattern else f"no {kind} registered")
+        return
+    for r in rows:
+        click.echo(f"{r['name']:<28} {r.get('summary', '')}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+def plugins(as_json):
+    """Show the loaded plugins, their distributions and hooks (and any that failed to load)."""
+    from .plugins import plugin_info
+    from .registry import get_registry
+
+    rows = plugin_info(get_registry().pm)
+    if as_json:
+        _echo_json(rows)
+        return
+    for r in rows:
+        where = f"{r['distribution']} {r['version']}" if r["distribution"] else ""
+        state = click.style(f"FAILED: {r['error']}", fg="red") if r["error"] else ", ".join(r["hooks"])
+        click.echo(f"{r['name']:<22} {where:<28} {state}")
+
+
+@cli.command()
+@click.argument("dataset")
+@dataset_flags
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of {key, label, method, path}.")
+def index(dataset, data_root, split, methods, splits_dir, allow_partial, options, as_json):
+    """Print exactly what would be evaluated: one row per video (key, label 1 = fake, method, path)."""
+    from .runner import resolve_dataset_items
+
+    spec, items, warnings = resolve_dataset_items(dataset, split, data_root=data_root,
+                                                  options=dataset_options(methods, splits_dir, allow_partial, options))
+    for w in warnings:
+        click.secho(f"warning: {w}", fg="yellow", err=True)
+    if as_json:
+        _echo_json([it.to_dict() for it in items])
+        return
+    for it in items:
+        flag = "  [MISSING]" if it.meta.get("missing") else ""
+        click.echo(f"{it.key}\t{it.label}\t{it.method}\t{it.path}{flag}")
+    n_fake = sum(it.label for it in items)
+    click.echo(f"# {len(items)} videos: {len(items) - n_fake} real, {n_fake} fake", err=True)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--detector", "-d", required=True)
+@click.option("--weights", help="Weights directory or hf://ORG/NAME@REVISION.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "fp64"]), default="fp32")
+@click.option("--missing-face", type=click.Choice(["skip", "score_half", "fail"]), default="skip")
+@click.option("--explain", type=click.Path(file_okay=False), help="Write explanations (heatmaps, plots) here.")
+@click.option("--json", "as_json", is_flag=True)
+def predict(path, detector, weights, device, precision, missing_face, explain, as_json):
+    """Fake probability of an image, a video or every media file in a folder."""
+    from .predict import predict_paths
+
+    rows = predict_paths(path, detector, weights=weights, device=device, precision=precision,
+                         missing_face=missing_face, explain_dir=explain, progress=not as_json)
+    if as_json:
+        _echo_json(rows)
+        return
+    width = max([len(r["path"]) for r in rows] + [4])
+    click.echo(f"{'path':<{width}}  p(fake)  units  note")
+    for r in rows:
+        p = f"{r['p_fake']:.4f}" if r["p_fake"] is not None else "  n/a "
+        click.echo(f"{r['path']:<{width}}  {p}   {r['units']:>4}  {r.get('error') or ''}")
+    if explain:
+        click.echo(f"explanations written to {explain}")
+
+
+@cli.group()
+def results():
+    """Inspect finished runs."""
+
+
+@results.command("show")
+@click.argument("run_dir", type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True)
+def results_show(run_dir, as_json):
+    """Summarise a run directory's results.json."""
+    from .results import load_results, summary_lines
+
+    res = load_results(run_dir)
+    if as_json:
+        _echo_json(res)
+        return
+    for line in summary_lines(res):
+        click.echo(line)
+
+
+@cli.command()
+@click.argument("family")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--variant", help="Variant to convert into (default: the family's default).")
+def convert(family, checkpoint, out_dir, variant):
+    """Convert an official checkpoint (.pth) into dfbench weights (safetensors + config.json)."""
+    from .convert import convert_official
+
+    out = convert_official(family, checkpoint, out_dir, variant=variant)
+    click.echo(f"wrote {out}/model.safetensors and config.json; use --weights {out}")
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--output", "-o", type=click.Path(file_okay=False), default=".", show_default=True)
+def new_plugin(name, output):
+    """Write a skeleton plugin package (detector + dataset + corruption) that passes the contract checks."""
+    from .scaffold import write_plugin_skeleton
+
+    root = write_plugin_skeleton(name, Path(output))
+    click.echo(f"wrote {root}; install it with `pip install -e {root}` and run `pytest {root}`")
+
+
+@cli.command()
+@click.option("--detectors", help="Comma-separated detector ids (default: every installed detector's demo weights).")
+@click.option("--output", "-o", type=click.Path(file_okay=False), default="runs/demo", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def demo(detectors, output, as_json):
+    """Run every installed detector on the embedded demo test split and print one table."""
+    from .demo_run import format_table, run_demo
+
+    rows = run_demo(detectors.split(",") if detectors else None, Path(output))
+    if as_json:
+        _echo_json(rows)
+        return
+    click.echo(format_table(rows))
+
+
+def main() -> None:
+    try:
+        cli(prog_name="dfbench")
+    except DfbenchError as e:  # errors raised outside command invocation (e.g. plugin loading)
+        click.secho(f"error: {e}", fg="red", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Frame- and video-level metrics with bootstrap confidence intervals.
+
+Labels are 1 = fake. Scores are fake *logits* (any monotone score works for AUC/AP/EER; ``acc``
+thresholds the sigmoid probability at 0.5). Values equal scikit-learn's on the same inputs; the
+bootstrap resamples *videos* (the unit of independence), seeded, so a CI is reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+from .specs import AGGREGATIONS
+
+N_BOOTSTRAP = 1000
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    # Split by sign so large |x| never overflows exp.
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    ex = np.exp(x[~pos])
+    out[~pos] = ex / (1.0 + ex)
+    return out
+
+
+def logit(p: np.ndarray, eps: float = 1e-7) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
+    return np.log(p) - np.log1p(-p)
+
+
+def _eer(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """Equal error rate, interpolated linearly where FPR and FNR cross on the ROC curve."""
+    fpr, tpr, thr = skm.roc_curve(labels, scores)
+    fnr = 1.0 - tpr
+    diff = fpr - fnr  # increasing along the curve: from -1 (fpr 0, fnr 1) to +1
+    i = int(np.searchsorted(diff, 0.0))
+    if i == 0:
+        return float(fpr[0]), float(thr[0])
+    if i >= len(diff):
+        return float(fpr[-1]), float(thr[-1])
+    d0, d1 = diff[i - 1], diff[i]
+    t = 0.0 if d1 == d0 else -d0 / (d1 - d0)
+    eer = fpr[i - 1] + t * (fpr[i] - fpr[i - 1])
+    t_thr = thr[i - 1] if not np.isfinite(thr[i - 1]) else thr[i - 1] + t * (thr[i] - thr[i - 1])
+    return float(eer), float(t_thr)
+
+
+def _best_f1(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    prec, rec, thr = skm.precision_recall_curve(labels, scores)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
+    j = int(np.argmax(f1[:-1])) if len(thr) else 0
+    return float(f1[j]), float(thr[j]) if len(thr) else float("nan")
+
+
+def _bootstrap(labels: np.ndarray, scores: np.ndarray, n: int, seed: int) -> dict[str, list[float]]:
+    rng = np.random.default_rng(seed)
+    real, fake = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
+    aucs, aps = [], []
+    for _ in range(n):
+        # Stratified resampling keeps both classes present in every replicate.
+        idx = np.concatenate([rng.choice(real, len(real)), rng.choice(fake, len(fake))])
+        y, s = labels[idx], scores[idx]
+        aucs.append(skm.roc_auc_score(y, s))
+        aps.append(skm.average_precision_score(y, s))
+    q = lambda a: [float(np.percentile(a, 2.5)), float(np.percentile(a, 97.5))]  # noqa: E731
+    return {"auc_ci95": q(aucs), "ap_ci95": q(aps)}
+
+
+def binary_metrics(labels: Sequence[int], scores: Sequence[float], *, bootstrap: int = N_BOOTSTRAP,
+                   seed: int = 0, scores_are_logits: bool = True) -> dict[str, Any]:
+    """All metrics for one set of (label, score) pairs. ``scores`` are logits unless told otherwise."""
+    y = np.asarray(labels, dtype=np.int64)
+    s = np.asarray(scores, dtype=np.float64)
+    if y.shape != s.shape or y.ndim != 1:
+        raise ValueError(f"labels and scores must be 1-D and equal length, got {y.shape} and {s.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("labels must be 0 (real) or 1 (fake)")
+    if not np.isfinite(s).all():
+        raise ValueError("scores contain NaN or inf")
+    n_real, n_fake = int((y == 0).sum()), int((y == 1).sum())
+    prob = sigmoid(s) if scores_are_logits else s
+    pred = (prob >= 0.5).astype(np.int64)
+    cm = skm.confusion_matrix(y, pred, labels=[0, 1])
+    out: dict[str, Any] = {"n": int(len(y)), "n_real": n_real, "n_fake": n_fake}
+    out["acc"] = float(skm.accuracy_score(y, pred)) if len(y) else float("nan")
+    # Per-class precision/recall from masks, never from positions (DeepfakeBench's get_respect_acc bug).
+    p, r, _, _ = skm.precision_recall_fscore_support(y, pred, labels=[0, 1], zero_division=0)
+    out["precision_real"], out["precision_fake"] = float(p[0]), float(p[1])
+    out["recall_real"], out["recall_fake"] = float(r[0]), float(r[1])
+    out["confusion_matrix"] = cm.tolist()
+    if n_real and n_fake:
+        out["auc"] = float(skm.roc_auc_score(y, s))
+        out["ap"] = float(skm.average_precision_score(y, s))
+        out["eer"], out["eer_threshold"] = _eer(y, s)
+        out["f1_best"], out["f1_best_threshold"] = _best_f1(y, s)
+        if bootstrap:
+            out.update(_bootstrap(y, s, bootstrap, seed))
+    else:
+        # AUC is undefined with one class; say so with NaN rather than a misleading number.
+        for k in ("auc", "ap", "eer", "eer_threshold", "f1_best", "f1_best_threshold"):
+            out[k] = float("nan")
+        out["auc_ci95"] = out["ap_ci95"] = [float("nan"), float("nan")]
+    return out
+
+
+def frame_metrics(labels: Sequence[int], scores: Sequence[float], **kw: Any) -> dict[str, Any]:
+    """Metrics over individual frames (or clips). ``scores`` are fake logits.
+
+    The bootstrap here resamples frames; use :func:`video_metrics` for CIs over videos.
+    """
+    return binary_metrics(labels, scores, **kw)
+
+
+def aggregate_videos(video_keys: Sequence[str], labels: Sequence[int], scores: Sequence[float],
+                     rule: str = "mean_logit") -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Group frame logits by globally unique video key; return (keys, labels, video logits).
+
+    Rules: ``mean_logit`` (LAA-Net, LipForensics), ``mean_prob`` (DeepfakeBench; returned as the
+    logit of the mean probability so that every rule yields logits), ``max``.
+    """
+    if rule not in AGGREGATIONS:
+        raise ValueError(f"unknown aggregation rule {rule!r}; choose one of {', '.join(AGGREGATIONS)}")
+    keys = np.asarray(video_keys, dtype=object)
+    y = np.asarray(labels, dtype=np.int64)
+    s = np.asarray(scores, dtype=np.float64)
+    order: dict[str, int] = {}
+    for k in keys:
+        order.setdefault(k, len(order))
+    inv = np.fromiter((order[k] for k in keys), dtype=np.int64, count=len(keys))
+    n = len(order)
+    counts = np.bincount(inv, minlength=n)
+    vlab = np.full(n, -1, dtype=np.int64)
+    vlab[inv] = y
+    # A video whose frames disagree on the label is a dataset bug; refuse rather than guess.
+    if not (np.bincount(inv, weights=y, minlength=n) == vlab * counts).all():
+        raise ValueError("frames of one video carry different labels; video keys must be unique per video")
+    if rule == "mean_logit":
+        vs = np.bincount(inv, weights=s, minlength=n) / counts
+    elif rule == "mean_prob":
+        vs = logit(np.bincount(inv, weights=sigmoid(s), minlength=n) / counts)
+    else:
+        vs = np.full(n, -np.inf)
+        np.maximum.at(vs, inv, s)
+    return list(order), vlab, vs
+
+
+def video_metrics(video_keys: Sequence[str], labels: Sequence[int], scores: Sequence[float],
+                  rule: str = "mean_logit", **kw: Any) -> dict[str, Any]:
+    """Metrics over videos after aggregating frame logits with ``rule``; CIs bootstrap videos."""
+    _, vlab, vs = aggregate_videos(video_keys, labels, scores, rule)
+    out = binary_metrics(vlab, vs, **kw)
+    out["rule"] = rule
+    return out
+
+
+def roc_points(labels: Sequence[int], scores: Sequence[float], max_points: int = 200) -> dict[str, list[float]]:
+    """A thinned ROC curve for plots and the HTML leaderboard."""
+    fpr, tpr, _ = skm.roc_curve(np.asarray(labels), np.asarray(scores, dtype=np.float64))
+    if len(fpr) > max_points:
+        idx = np.unique(np.linspace(0, len(fpr) - 1, max_points).round().astype(int))
+        fpr, tpr = fpr[idx], tpr[idx]
+    return {"fpr": [round(float(v), 5) for v in fpr], "tpr": [round(float(v), 5) for v in tpr]}
+
+
+def paired_bootstrap_auc(labels: Sequence[int], scores_a: Sequence[float], scores_b: Sequence[float],
+                         n: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Paired bootstrap of AUC(a) − AUC(b) over the same videos: difference, 95 % CI, two-sided p."""
+    y = np.asarray(labels, dtype=np.int64)
+    a, b = np.asarray(scores_a, float), np.asarray(scores_b, float)
+    diff = skm.roc_auc_score(y, a) - skm.roc_auc_score(y, b)
+    rng = np.random.default_rng(seed)
+    real, fake = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
+    ds = np.empty(n)
+    for i in range(n):
+        idx = np.concatenate([rng.choice(real, len(real)), rng.choice(fake, len(fake))])
+        ds[i] = skm.roc_auc_score(y[idx], a[idx]) - skm.roc_auc_score(y[idx], b[idx])
+    # Two-sided p: how often the resampled difference falls on the other side of zero.
+    p = 2 * min((ds <= 0).mean(), (ds >= 0).mean())
+    return {"auc_diff": float(diff), "ci95": [float(np.percentile(ds, 2.5)), float(np.percentile(ds, 97.5))],
+            "p_value": float(min(1.0, p)), "n_bootstrap": n}
