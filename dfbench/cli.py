@@ -187,7 +187,7 @@ def plugins(as_json):
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of {key, label, method, path}.")
 def index(dataset, data_root, split, methods, splits_dir, allow_partial, options, as_json):
     """Print exactly what would be evaluated: one row per video (key, label 1 = fake, method, path)."""
-    from .runner import resolve_dataset_items
+    from .indexing import resolve_dataset_items
 
     spec, items, warnings = resolve_dataset_items(dataset, split, data_root=data_root,
                                                   options=dataset_options(methods, splits_dir, allow_partial, options))

@@ -28,6 +28,7 @@ from .pipeline import FaceStage, ModelStage, PreparedVideo, prefetch
 from .registry import Registry, get_registry
 from .results import PARTIAL_FILE, SCHEMA_VERSION, finalize_run, read_partial
 from .specs import DatasetSpec, VideoItem
+from .indexing import resolve_dataset_items
 from .weights import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -72,20 +73,6 @@ def select_subset(items: list[VideoItem], limit: int | None, limit_percent: floa
         chosen += sorted(group, key=lambda it: _stable_rank(seed, it.key))[:share]
     keep = {it.key for it in chosen}
     return [it for it in items if it.key in keep]
-
-
-def resolve_dataset_items(dataset: str | DatasetSpec, split: str, *, data_root: str | Path | None = None,
-                          options: dict | None = None, registry: Registry | None = None) -> tuple[DatasetSpec, list[VideoItem], list[str]]:
-    """Index a dataset split through its plugin; returns (spec, items, count warnings)."""
-    from .datasets.common import check_counts, index_dataset
-
-    reg = registry or get_registry()
-    spec = reg.dataset(dataset) if isinstance(dataset, str) else dataset
-    root = reg.pm.hook.resolve_dataset_root(spec=spec, data_dir=Path(data_root) if data_root else None)
-    opts = dict(options or {})
-    items = index_dataset(spec, root, split, opts)
-    warnings = check_counts(spec, items, split, opts)
-    return spec, items, warnings
 
 
 def evaluate(

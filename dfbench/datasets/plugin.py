@@ -1,0 +1,136 @@
+"""The built-in dataset plugin: registers every bundled dataset through the public hook.
+
+Built-in datasets are registered exactly like third-party ones (entry point
+``builtin_datasets = "dfbench.datasets.plugin"``). Only specs are built here; the index modules
+are named as import strings so that listing datasets imports nothing heavy. Expected counts are
+the official ones (see docs/datasets.md for their sources); a mismatch stops a run unless
+``--allow-partial``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..hookspecs import hookimpl
+from ..specs import DatasetSpec
+from .ffpp import DEFAULT_METHODS as FFPP_DEFAULT_METHODS
+from .ffpp import METHODS as FFPP_METHODS
+
+# Per selected method: a pair list puts both ids among the reals and both fakes in each method.
+FFPP_COUNTS = {
+    "train": {"real": 720, "fake": 720},
+    "val": {"real": 140, "fake": 140},
+    "test": {"real": 140, "fake": 140},
+}
+FFPP_URL = "https://github.com/ondyari/FaceForensics"
+FFPP_LICENSE = "FaceForensics Terms of Use (research only)"
+
+
+def _ffpp(compression: str, aliases: tuple[str, ...] = ()) -> DatasetSpec:
+    return DatasetSpec(
+        name=f"ffpp_{compression}",
+        index=f"dfbench.datasets.ffpp:index_{compression}",
+        splits=("train", "val", "test"),
+        version="1",
+        aliases=aliases,
+        expected_counts=FFPP_COUNTS,
+        counts_per_method=True,
+        options={
+            "compression": compression,
+            "methods": FFPP_DEFAULT_METHODS,
+            "all_methods": FFPP_METHODS,
+        },
+        description=(
+            f"FaceForensics++ ({'raw, called c0 in papers' if compression == 'raw' else compression}); "
+            "official train/val/test pair lists from <root>/splits or --splits; "
+            "methods Deepfakes, Face2Face, FaceSwap, NeuralTextures (default), FaceShifter"
+        ),
+        url=FFPP_URL,
+        license=FFPP_LICENSE,
+    )
+
+
+def dataset_specs() -> list[DatasetSpec]:
+    """Every built-in dataset spec (also used by tests and docs)."""
+    return [
+        _ffpp("raw"),
+        _ffpp("c23", aliases=("ffpp",)),
+        _ffpp("c40"),
+        DatasetSpec(
+            name="celebdf_v2",
+            index="dfbench.datasets.celebdf:index",
+            splits=("train", "test"),
+            version="2",
+            aliases=("cdf",),
+            expected_counts={
+                "test": {"real": 178, "fake": 340},
+                "train": {"real": 712, "fake": 5299},
+            },
+            description="Celeb-DF v2; test = List_of_testing_videos.txt (1 = real in that file), train = the rest",
+            url="https://github.com/yuezunli/celeb-deepfakeforensics",
+            license="Terms to Use Celeb-DF (research only)",
+        ),
+        DatasetSpec(
+            name="dfd",
+            index="dfbench.datasets.dfd:index",
+            splits=("test",),
+            version="1",
+            expected_counts={"test": {"real": 363, "fake": 3068}},
+            options={"compression": "c23"},
+            description="DeepFakeDetection (Google/Jigsaw) from the FF++ download; whole set as test",
+            url="https://ai.googleblog.com/2019/09/contributing-data-to-deepfake-detection.html",
+            license=FFPP_LICENSE,
+        ),
+        DatasetSpec(
+            name="dfdc",
+            index="dfbench.datasets.dfdc:index",
+            splits=("train", "val", "test"),
+            version="1",
+            expected_counts={
+                "train": {"real": 19154, "fake": 100000},
+                "val": {"real": 2000, "fake": 2000},
+                "test": {"real": 2500, "fake": 2500},
+            },
+            description="Deepfake Detection Challenge full release: train parts, validation and test labels.csv",
+            url="https://ai.meta.com/datasets/dfdc/",
+            license="DFDC dataset licence agreement (research only)",
+        ),
+        DatasetSpec(
+            name="dfw",
+            index="dfbench.datasets.dfw:index",
+            splits=("train", "test"),
+            version="1",
+            # Per-split sequence counts are not published; only the total (7,314) is.
+            expected_counts={},
+            precropped=True,
+            options={"extract": False},
+            description="WildDeepfake face sequences (pre-cropped: no face detection)",
+            url="https://github.com/OpenTAI/wild-deepfake",
+            license="WildDeepfake agreement (research only)",
+        ),
+        DatasetSpec(
+            name="hf",
+            index="dfbench.datasets.hf:index",
+            splits=("train", "val", "validation", "test"),
+            version="1",
+            needs_root=False,
+            description="Any Hugging Face dataset (local folder or cached Hub id); columns and label map configurable",
+            url="https://huggingface.co/docs/datasets",
+        ),
+        DatasetSpec(
+            name="demo",
+            index="dfbench.datasets.demo:index",
+            splits=("train", "test"),
+            version="1",
+            needs_root=False,
+            description="Tiny generated dataset for `make demo` and tests (no download)",
+        ),
+    ]
+
+
+@hookimpl
+def register_datasets(register: Callable[[Any], None]) -> None:
+    """Register the built-in datasets."""
+    for spec in dataset_specs():
+        register(spec)
