@@ -158,11 +158,7 @@ def _label_function(feature: Any, label_map: Mapping[str, Any] | None, column: s
 
 
 def _cache_root(options: Mapping[str, Any]) -> Path:
-    base = (
-        get_option(options, "cache_dir")
-        or os.environ.get("DFBENCH_CACHE")
-        or "~/.cache/dfbench"
-    )
+    base = get_option(options, "cache_dir") or os.environ.get("DFBENCH_CACHE") or "~/.cache/dfbench"
     return Path(base).expanduser() / "hf_media"
 
 
