@@ -1,0 +1,61 @@
+"""``dfbench prepare``: the crop-cache command, contributed by the built-in media plugin.
+
+Added to the CLI through the ``register_commands`` hook (like any plugin's command); heavy imports
+happen inside the command body so ``dfbench --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("prepare")
+@click.argument("dataset")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+              help="Dataset root (else the plugin's resolver / DFBENCH_<NAME>_ROOT).")
+@click.option("--cropper", "cropper_name", required=True, help="Registered cropper (dfbench list croppers).")
+@click.option("--split", default="test", show_default=True)
+@click.option("--workers", type=int, default=1, show_default=True, help="Parallel processes (or Ray tasks).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local = process pool; ray = Ray tasks (RAY_ADDRESS or a local instance).")
+@click.option("--size", type=int, default=None, help="Crop size (default: the cropper's detectors' size).")
+@click.option("--frames", "frames_per_video", type=int, default=None,
+              help="Frames per video (frame unit) or frame limit (clip unit).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Cache root (default $DFBENCH_CACHE/crops or ~/.cache/dfbench/crops).")
+@click.option("--limit", type=int, default=None, help="Only the first N videos (sorted by key).")
+@click.option("--retry-failed", is_flag=True, help="Retry videos recorded as failed.")
+def prepare_command(dataset, data_root, cropper_name, split, workers, executor, size, frames_per_video,
+                    cache_dir, limit, retry_failed):
+    """Precompute face crops of DATASET into the crop cache (resumable; `dfbench run` reuses it)."""
+    import os
+    from pathlib import Path
+
+    from ..registry import get_registry
+    from ..runner import resolve_dataset_items
+    from .prepare import input_for_cropper, prepare
+
+    reg = get_registry()
+    reg.cropper(cropper_name)  # unknown name -> "did you mean" error before indexing anything
+    spec, items, warnings = resolve_dataset_items(dataset, split, data_root=data_root, registry=reg)
+    for w in warnings:
+        click.secho(f"warning: {w}", fg="yellow", err=True)
+    items = [it for it in sorted(items, key=lambda it: it.key) if not it.meta.get("missing")]
+    if limit:
+        items = items[:limit]
+    overrides = {}
+    if size:
+        overrides["size"] = size
+    if frames_per_video is not None:
+        overrides["frames_per_video"] = frames_per_video
+    input_spec = input_for_cropper(cropper_name, **overrides)
+    root = Path(cache_dir) if cache_dir else Path(os.environ.get("DFBENCH_CACHE", Path.home() / ".cache" / "dfbench")) / "crops"
+    report = prepare(items, cropper_name, input_spec, root, dataset=spec.name, version=spec.version,
+                     workers=workers, executor=executor, progress=True, retry_failed=retry_failed)
+    click.echo(f"cache: {report.cache_dir}")
+    click.echo(f"videos: {report.n_videos} ({report.n_cached} already cached, {report.n_processed} processed, "
+               f"{report.n_failed} failed); frames: {report.n_frames}, without a face: {report.n_missing_faces}")
+    if report.n_processed:
+        click.echo(f"speed: {report.videos_per_minute:.1f} videos/min")
+    for key, reason in list(report.failures.items())[:20]:
+        click.echo(f"  failed {key}: {reason}")

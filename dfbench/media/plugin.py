@@ -1,0 +1,56 @@
+"""Built-in face croppers, registered through the ``register_croppers`` hook like any plugin's.
+
+Importing this module is cheap (no dlib, no OpenCV): factories are import strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..hookspecs import hookimpl
+from ..specs import CropperSpec
+
+CROPPERS = (
+    CropperSpec(
+        name="dlib_align",
+        factory="dfbench.media.croppers:DlibAlignCropper",
+        defaults={"scale": 1.3, "points": "dfb", "multi_face": "largest", "upsample": 0},
+        description="DeepfakeBench-style: dlib HOG + landmarks, 5-point similarity to the ArcFace "
+                    "template, margin scale 1.3, 256 px RGB.",
+    ),
+    CropperSpec(
+        name="laanet",
+        factory="dfbench.media.croppers:LAANetCropper",
+        defaults={"enlarge": 0.25, "base": 256, "margin": 5, "multi_face": "largest", "upsample": 0},
+        description="LAA-Net evaluation crop: box +25% per side, 256 px, 5-px margin cut, resize to "
+                    "384; dlib HOG stands in for RetinaFace; 81 (or 68 + forehead) landmarks.",
+    ),
+    CropperSpec(
+        name="mouth",
+        factory="dfbench.media.mouth:MouthCropper",
+        defaults={"window": 12, "patch": 96, "multi_face": "largest", "upsample": 0},
+        description="LipForensics mouth crop: 68 landmarks smoothed over 12 frames, similarity to a "
+                    "mean face on 5 stable points, 96x96 mouth patch, gray, centre 88x88.",
+        temporal=True,
+    ),
+    CropperSpec(
+        name="precropped",
+        factory="dfbench.media.croppers:PrecroppedCropper",
+        defaults={"colour": "rgb"},
+        description="For datasets shipping face crops (WildDeepfake): no detection, resize to size.",
+    ),
+)
+
+
+@hookimpl
+def register_croppers(register: Callable[[Any], None]) -> None:
+    for spec in CROPPERS:
+        register(spec)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from .commands import prepare_command
+
+    cli.add_command(prepare_command)
