@@ -53,6 +53,8 @@ def build_detector(name, weights: str | None = None, *, registry: Registry | Non
     elif wspec is not None:
         source, sha, tag = wspec.source, wspec.sha256, wspec.tag
     if source is None:
+        if det.trained:  # a detector with nothing to learn (e.g. the testing kit's references)
+            return det
         if require_weights:
             raise WeightsError(f"{resolved.id} has no weights; pass --weights DIR (or a tagged id, e.g. "
                                f"{resolved.spec.name}.{resolved.spec.weights[0].tag if resolved.spec.weights else 'TAG'})")

@@ -277,16 +277,35 @@ def new_plugin(name, output):
 @cli.command()
 @click.option("--detectors", help="Comma-separated detector ids (default: every installed detector's demo weights).")
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="runs/demo", show_default=True)
+@click.option("--leaderboard", "leaderboard_root", type=click.Path(file_okay=False), default="leaderboards",
+              show_default=True, help="Add the measured demo entries here ('' to skip).")
 @click.option("--json", "as_json", is_flag=True)
-def demo(detectors, output, as_json):
+def demo(detectors, output, leaderboard_root, as_json):
     """Run every installed detector on the embedded demo test split and print one table."""
     from .demo_run import format_table, run_demo
 
-    rows = run_demo(detectors.split(",") if detectors else None, Path(output))
+    rows = run_demo(detectors.split(",") if detectors else None, Path(output),
+                    leaderboard_root=leaderboard_root or None)
     if as_json:
         _echo_json(rows)
         return
     click.echo(format_table(rows))
+
+
+# -- commands defined in their own modules (robustness grid, throughput protocol) ----------------
+from .robustness import robustness_command  # noqa: E402
+
+cli.add_command(robustness_command)
+
+
+# -- issue #9: Hub weights, leaderboards, side-by-side comparison (dfbench/hub.py, leaderboard/, compare.py)
+from .compare import compare_cmd  # noqa: E402
+from .hub import hub_cli  # noqa: E402
+from .leaderboard.cli import leaderboard_cli  # noqa: E402
+
+cli.add_command(hub_cli)
+cli.add_command(leaderboard_cli)
+cli.add_command(compare_cmd)
 
 
 def main() -> None:

@@ -22,9 +22,14 @@ def convert_official(family: str, checkpoint: str | Path, out_dir: str | Path, *
     spec = resolved.spec
     if spec.converter is None:
         raise DfbenchError(f"detector family {spec.name!r} has no official-checkpoint converter")
+    import inspect
+
     obj = load_torch_checkpoint(checkpoint)
-    net = load_object(spec.converter)(obj)
-    det = spec.build(variant or resolved.variant.name)
+    target = spec.variant(variant or resolved.variant.name)
+    converter = load_object(spec.converter)
+    kwargs = {"variant": target} if "variant" in inspect.signature(converter).parameters else {}
+    net = converter(obj, **kwargs)
+    det = spec.build(target.name)
     dtype = next(net.parameters()).dtype
     det = det.to(dtype)
     det.net.load_state_dict(net.state_dict(), strict=True)

@@ -31,7 +31,10 @@ def demo_detector_ids() -> tuple[list[str], list[str]]:
     return ids, untrained
 
 
-def run_demo(detectors: list[str] | None, output: Path, progress: bool = True) -> list[dict[str, Any]]:
+def run_demo(detectors: list[str] | None, output: Path, progress: bool = True,
+             leaderboard_root: str | Path | None = None) -> list[dict[str, Any]]:
+    """Evaluate, and with ``leaderboard_root`` add each result as a measured demo entry (re-rendered)."""
+    from .leaderboard import add_result
     from .runner import evaluate
 
     if detectors:
@@ -41,6 +44,8 @@ def run_demo(detectors: list[str] | None, output: Path, progress: bool = True) -
     rows: list[dict[str, Any]] = []
     for det_id in ids:
         result = evaluate(det_id, "demo", split="test", output=output / det_id, progress=progress)
+        if leaderboard_root is not None:
+            add_result(result, root=leaderboard_root)
         v, c, t = result["metrics"]["video"], result["counts"], result["throughput"]
         rows.append({"detector": det_id, "trained": result["detector"]["trained"], "auc": v.get("auc"),
                      "auc_ci95": v.get("auc_ci95"), "ap": v.get("ap"), "eer": v.get("eer"),

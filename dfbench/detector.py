@@ -92,5 +92,12 @@ class Detector(nn.Module):
             shape = (batch, s.clip_length, s.channels, s.size, s.size)
         return torch.randint(0, 256, shape, generator=g, dtype=torch.uint8)
 
+    def max_frames_for(self, dataset: str) -> int | None:
+        """Protocol cap on leading frames for ``dataset`` (e.g. LipForensics' FF++ 110-frame rule).
+
+        None (the default) means no cap; the runner records the value in the protocol.
+        """
+        return None
+
     def configure_inference(self, **options: Any) -> None:
         """Hook for fast-path switches (e.g. skipping heads inference never reads). No-op here."""

@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 MISSING_FACE_POLICIES = ("skip", "score_half", "fail")
 PRECISIONS = ("fp32", "bf16", "fp16", "fp64")
+VIDEO_SEGMENT_FRAMES = 250
+"""Longest run of consecutive frames a video-scope corruption encodes at once (x264's keyint)."""
+VIDEO_SEGMENT_BYTES = 1 << 30
+"""Most decoded-frame bytes held for one video-scope segment (a 1080p segment gets ~170 frames)."""
 
 
 class VideoFailure(DfbenchError):
@@ -41,6 +45,7 @@ class PreparedVideo:
     units: np.ndarray | None = None
     unit_index: list[int] = field(default_factory=list)
     missing_units: list[int] = field(default_factory=list)
+    unit_landmarks: list[np.ndarray | None] = field(default_factory=list)
     n_frames: int = 0
     n_missing_faces: int = 0
     failure: str | None = None
@@ -70,7 +75,57 @@ class FaceStage:
         from .corruptions import derive_seed
 
         seed = derive_seed(self.run_seed, key, self.corruption.name, self.level)
-        return self._apply(frames, self.level, seed)
+        return self._checked(frames, self._apply(frames, self.level, seed))
+
+    def _checked(self, frames: np.ndarray, out: Any) -> np.ndarray:
+        # A third-party corruption returning the wrong shape would otherwise surface much later
+        # as a confusing cropper or model error.
+        if getattr(out, "shape", None) != frames.shape or getattr(out, "dtype", None) != frames.dtype:
+            raise DfbenchError(
+                f"corruption {self.corruption.name!r} returned {getattr(out, 'dtype', type(out).__name__)} "
+                f"{getattr(out, 'shape', '')} for uint8 {frames.shape}; its apply function "
+                f"({self.corruption.apply!r}) must return frames of the input's shape and dtype."
+            )
+        return out
+
+    @property
+    def _video_scope(self) -> bool:
+        return self.corruption is not None and self.corruption.scope == "video" and not self.corrupt_crops
+
+    def _read_video_corrupted(self, item: VideoItem, indices: list[int], frame_bytes: int) -> np.ndarray:
+        """Video-scope corruptions (``compression``, ``h265``) on consecutive frames.
+
+        A codec's output for a frame depends on its neighbours (motion compensation, rate control),
+        so encoding only the sampled, evenly spaced frames would be a different (much harsher)
+        corruption than the published one, which encodes the whole video. We decode the span from
+        the first to the last sampled frame consecutively, corrupt it, and keep the sampled frames.
+        Long spans are processed in consecutive segments of at most :data:`VIDEO_SEGMENT_FRAMES`
+        frames (x264's default keyframe interval, so a segment boundary falls where the encoder
+        would usually start a new closed GOP anyway) and under :data:`VIDEO_SEGMENT_BYTES` of
+        decoded frames, which bounds memory for long or high-resolution videos.
+        """
+        from .corruptions import derive_seed
+        from .media.decode import read_frames
+
+        first, last = indices[0], indices[-1]
+        seg = max(1, min(VIDEO_SEGMENT_FRAMES, VIDEO_SEGMENT_BYTES // max(frame_bytes, 1)))
+        wanted = np.asarray(indices)
+        picked: list[np.ndarray] = []
+        for start in range(first, last + 1, seg):
+            stop = min(start + seg, last + 1)
+            sel = wanted[(wanted >= start) & (wanted < stop)]
+            if not len(sel):
+                continue
+            span = read_frames(item.path, range(start, stop))
+            # The first segment uses the video's seed, so a short video gets exactly the seed of
+            # dfbench.corruptions.derive_seed(run seed, key, type, level); later segments get
+            # their own independent streams.
+            key = item.key if start == first else f"{item.key}@{start}"
+            seed = derive_seed(self.run_seed, key, self.corruption.name, self.level)
+            out = self._checked(span, self._apply(span, self.level, seed))
+            picked.append(out[sel - start])
+            del span, out
+        return np.concatenate(picked)
 
     def sample(self, n_frames: int) -> list[int]:
         from .media.sampling import sample_indices
@@ -93,9 +148,12 @@ class FaceStage:
         if not indices:
             need = self.input_spec.clip_length if self.input_spec.unit == "clip" else 1
             raise VideoFailure(f"too short: {info.n_frames} frames, a clip needs {need}")
-        frames = read_frames(item.path, indices)
-        if self.corruption is not None and not self.corrupt_crops:
-            frames = self._corrupt(frames, item.key)
+        if self._video_scope:
+            frames = self._read_video_corrupted(item, indices, info.width * info.height * 3)
+        else:
+            frames = read_frames(item.path, indices)
+            if self.corruption is not None and not self.corrupt_crops:
+                frames = self._corrupt(frames, item.key)
         t1 = time.perf_counter()
         faces = self.cropper(frames, self.input_spec.size)
         t2 = time.perf_counter()
@@ -140,9 +198,10 @@ class FaceStage:
             for j, i in enumerate(present):
                 crops[i] = out[j]
         blank = np.zeros_like(_hwc(template))
+        lms = list(faces.landmarks) if len(faces.landmarks) == len(crops) else [None] * len(crops)
         if s.unit == "frame":
             units, starts, missing = [], [], []
-            for i, c in zip(indices, crops):
+            for i, c, lm in zip(indices, crops, lms, strict=True):
                 if c is None:
                     if self.missing_face == "skip":
                         continue
@@ -150,6 +209,7 @@ class FaceStage:
                     c = blank
                 units.append(_chw(_hwc(c)))
                 starts.append(i)
+                pv.unit_landmarks.append(lm)
             pv.units = np.stack(units)
         else:
             L = s.clip_length

@@ -75,8 +75,8 @@ class Registry:
         for spec in self.detectors.values():
             for v in spec.variants:
                 ids.append(spec.name if v.name == "default" else f"{spec.name}_{v.name}")
-            ids += [f"{spec.name}.{w.tag}" if w.variant == spec.default_variant and spec.default_variant == "default"
-                    else f"{spec.name}_{w.variant}.{w.tag}" for w in spec.weights]
+            ids += [f"{spec.name}.{w.tag}" if w.variant == "default" else f"{spec.name}_{w.variant}.{w.tag}"
+                    for w in spec.weights]
             ids += list(spec.aliases)
         return sorted(set(ids))
 
@@ -97,21 +97,16 @@ class Registry:
         if spec is None:
             raise UnknownDetectorError(name, self.detector_ids())
         variant = spec.variant(variant_name)
+        explicit_variant = not (base == spec.name or base in spec.aliases)
         weights = None
         if tag:
-            weights = spec.weights_for(tag)
+            weights = spec.weights_for(tag, variant.name) or (None if explicit_variant else spec.weights_for(tag))
             if weights is None:
-                tags = [w.tag for w in spec.weights]
-                raise UnknownDetectorError(name, [f"{base}.{t}" for t in tags] + self.detector_ids())
-            if weights.variant != variant.name:
-                if base == spec.name or base in spec.aliases:
-                    variant = spec.variant(weights.variant)
-                else:
-                    raise UnknownDetectorError(name, self.detector_ids())
+                known = [f"{spec.name if w.variant == 'default' else spec.name + '_' + w.variant}.{w.tag}" for w in spec.weights]
+                raise UnknownDetectorError(name, known + self.detector_ids())
+            variant = spec.variant(weights.variant)
         elif spec.default_weights:
-            w = spec.weights_for(spec.default_weights)
-            if w is not None and w.variant == variant.name:
-                weights = w
+            weights = spec.weights_for(spec.default_weights, variant.name)
         return ResolvedDetector(spec, variant, weights)
 
     # -- others ------------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def evaluate(
     settings = {**cropper_spec.defaults, **dict(input_spec.crop_settings)}
     cropper = _build_cropper(cropper_spec, settings)
     if max_frames is None:
-        max_frames = (dataset_options or {}).get("max_frames")
+        max_frames = (dataset_options or {}).get("max_frames") or det.max_frames_for(ds_spec.name) or None
 
     protocol = {
         "dataset": {"id": ds_spec.name, "version": ds_spec.version, "split": split,

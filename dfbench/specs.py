@@ -118,7 +118,8 @@ class DetectorSpec:
     license: str = ""
     description: str = ""
     converter: str | Callable | None = None
-    """``"module:from_official"``: official state dict -> network, for ``dfbench convert``."""
+    """``"module:from_official"``: official state dict -> network, for ``dfbench convert``.
+    A converter that accepts a ``variant`` keyword receives the target :class:`VariantSpec`."""
     aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -127,9 +128,13 @@ class DetectorSpec:
             raise ValueError(f"detector {self.name!r}: default variant {self.default_variant!r} not in {names}")
         if "test" not in names:
             raise ValueError(f"detector {self.name!r} must declare a tiny 'test' variant for contract tests")
+        seen = set()
         for w in self.weights:
             if w.variant not in names:
                 raise ValueError(f"detector {self.name!r}: weights {w.tag!r} name unknown variant {w.variant!r}")
+            if (w.tag, w.variant) in seen:
+                raise ValueError(f"detector {self.name!r}: weights tag {w.tag!r} declared twice for variant {w.variant!r}")
+            seen.add((w.tag, w.variant))
 
     def variant(self, name: str | None = None) -> VariantSpec:
         name = name or self.default_variant
@@ -138,11 +143,11 @@ class DetectorSpec:
                 return v
         raise KeyError(name)
 
-    def weights_for(self, tag: str) -> WeightsSpec | None:
-        for w in self.weights:
-            if w.tag == tag:
-                return w
-        return None
+    def weights_for(self, tag: str, variant: str | None = None) -> WeightsSpec | None:
+        """The weights with ``tag`` for ``variant`` (any variant when None; the default variant first)."""
+        matches = [w for w in self.weights if w.tag == tag and (variant is None or w.variant == variant)]
+        matches.sort(key=lambda w: w.variant != self.default_variant)
+        return matches[0] if matches else None
 
     def build(self, variant: str | None = None):
         """Build the detector for ``variant`` with untrained weights (no download)."""

@@ -246,3 +246,11 @@ def test_contact_sheet(demo_dir, tmp_path):
     out = contact_sheet(demo_dir, tmp_path / "sheet.png", per_method=1)
     sheet = cv2.imread(str(out))
     assert sheet.shape[0] >= 5 * demo.FRAME_SIZE[1]  # one row per method incl. originals
+
+
+def test_registered_counts_match_the_builder():
+    from dfbench.datasets.demo import EXPECTED_COUNTS
+    from dfbench.registry import get_registry
+
+    spec = get_registry().dataset("demo")
+    assert {k: dict(v) for k, v in spec.expected_counts.items()} == EXPECTED_COUNTS

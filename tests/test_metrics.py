@@ -97,3 +97,16 @@ def test_paired_bootstrap_detects_a_real_gap():
     assert res["auc_diff"] > 0.3 and res["ci95"][0] > 0 and res["p_value"] < 0.01
     same = paired_bootstrap_auc(y, good, good, n=100)
     assert same["auc_diff"] == 0 and same["p_value"] == 1.0
+
+
+def test_vectorised_bootstrap_statistics_equal_sklearn_with_ties():
+    from dfbench.metrics import _ap_rows, _auc_rows
+
+    rng = np.random.default_rng(11)
+    y = rng.integers(0, 2, (20, 60))
+    y[:, 0], y[:, 1] = 0, 1
+    s = rng.integers(0, 6, (20, 60)).astype(float)  # heavy ties
+    auc, ap = _auc_rows(y, s), _ap_rows(y, s)
+    for i in range(20):
+        assert abs(auc[i] - skm.roc_auc_score(y[i], s[i])) < 1e-12
+        assert abs(ap[i] - skm.average_precision_score(y[i], s[i])) < 1e-12

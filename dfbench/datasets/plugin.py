@@ -123,6 +123,8 @@ def dataset_specs() -> list[DatasetSpec]:
             index="dfbench.datasets.demo:index",
             splits=("train", "test"),
             version="1",
+            # Literal copy of demo.EXPECTED_COUNTS: importing demo here would slow every CLI call.
+            expected_counts={"train": {"real": 16, "fake": 16}, "test": {"real": 12, "fake": 12}},
             needs_root=False,
             description="Tiny generated dataset for `make demo` and tests (no download)",
         ),

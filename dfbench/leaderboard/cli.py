@@ -1,0 +1,61 @@
+"""``dfbench leaderboard add|validate|render``: thin commands over :mod:`dfbench.leaderboard`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .entries import DEFAULT_ROOT, LeaderboardError, add_result, validate_tree
+from .render import render_tree
+
+_root = click.option("--root", type=click.Path(file_okay=False), default=DEFAULT_ROOT, show_default=True,
+                     help="Leaderboard directory.")
+
+
+@click.group("leaderboard")
+def leaderboard_cli() -> None:
+    """Leaderboard entries: reported numbers beside dfbench's measured ones."""
+
+
+@leaderboard_cli.command("add")
+@click.argument("results_json", nargs=-1, required=True, type=click.Path(exists=True))
+@_root
+@click.option("--detector-id", help="File the run under this id (e.g. to sit beside a reported entry).")
+@click.option("--protocol", help="Protocol directory (default: video_train-<training set of the weights>).")
+@click.option("--trained-on", help="Training set, when the weights do not say.")
+@click.option("--no-render", is_flag=True, help="Do not re-render README.md/index.html.")
+def add(results_json, root, detector_id, protocol, trained_on, no_render):
+    """Create or update entries from results.json files (or run directories).
+
+    Clean runs first: a corrupted run adds a robustness point to the clean run's entry.
+    """
+    from ..results import load_results
+
+    runs = [load_results(p) for p in results_json]
+    runs.sort(key=lambda r: r.get("corruption") is not None)  # clean entries must exist before robustness points
+    for r in runs:
+        path = add_result(r, root, detector_id=detector_id, protocol=protocol, trained_on=trained_on, render=False)
+        click.echo(f"updated {path}")
+    if not no_render:
+        for p in render_tree(root):
+            click.echo(f"rendered {p}")
+
+
+@leaderboard_cli.command("validate")
+@_root
+def validate(root):
+    """Check every entry against the schema and the placement/flag rules."""
+    n, problems = validate_tree(root)
+    if problems:
+        raise LeaderboardError(f"{len(problems)} problem(s) in {n} entries:\n  " + "\n  ".join(problems))
+    click.echo(f"{n} entries valid in {Path(root)}")
+
+
+@leaderboard_cli.command("render")
+@_root
+@click.option("--check", is_flag=True, help="Fail if README.md/index.html differ from a fresh render.")
+def render(root, check):
+    """Write README.md and index.html from the JSON entries."""
+    paths = render_tree(root, check=check)
+    click.echo("leaderboard pages are up to date" if check else "\n".join(f"rendered {p}" for p in paths))

@@ -1,0 +1,272 @@
+"""Training data for LipForensics fine-tuning: the clip-dataset protocol and its builders.
+
+Protocol (what :func:`dfbench_lipforensics.train.train` consumes) — any ``torch.utils.data.Dataset``
+with ``__len__`` and ``__getitem__(i) -> (clip, label)`` where ``clip`` is a uint8 tensor
+``[T, 1, H, W]`` (grey mouth crops, T = the variant's clip length) and ``label`` is 0 (real) or
+1 (fake). Optionally ``video_keys`` (one globally unique video key per clip), so validation scores
+videos the way evaluation does (mean clip logit per video) instead of clips.
+
+Clips follow the evaluation protocol: non-overlapping runs of ``clip_length`` consecutive frames
+from the start; a clip with a missing face is dropped; videos shorter than one clip contribute no
+clip and are *counted* (``stats["short_videos"]``), never silently lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class ClipDataset(Protocol):
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]: ...
+
+
+class ClipsInMemory(Dataset):
+    """Clips as one uint8 array ``[N, T, 1, H, W]`` with labels and the video key of each clip."""
+
+    def __init__(
+        self,
+        clips: np.ndarray,
+        labels: Sequence[int],
+        video_keys: Sequence[str],
+        stats: dict[str, int] | None = None,
+    ) -> None:
+        if clips.dtype != np.uint8 or clips.ndim != 5 or clips.shape[2] != 1:
+            raise ValueError(
+                f"clips must be uint8 [N, T, 1, H, W], got {clips.dtype} {clips.shape}"
+            )
+        if not len(clips) == len(labels) == len(video_keys):
+            raise ValueError("clips, labels and video_keys must have the same length")
+        self.clips = clips
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.video_keys = list(video_keys)
+        self.stats = dict(stats or {})
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        return torch.from_numpy(self.clips[index]), int(self.labels[index])
+
+    def subset(self, indices: Sequence[int]) -> ClipsInMemory:
+        idx = np.asarray(indices, dtype=np.int64)
+        return ClipsInMemory(
+            self.clips[idx],
+            self.labels[idx].tolist(),
+            [self.video_keys[i] for i in idx],
+            {**self.stats, "clips": len(idx)},
+        )
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(
+            tmp,
+            clips=self.clips,
+            labels=self.labels,
+            video_keys=np.array(self.video_keys),
+            stats_keys=np.array(list(self.stats)),
+            stats_values=np.array(list(self.stats.values()), dtype=np.int64),
+        )
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ClipsInMemory:
+        with np.load(path, allow_pickle=False) as z:
+            stats = dict(zip(z["stats_keys"].tolist(), z["stats_values"].tolist(), strict=True))
+            return cls(z["clips"], z["labels"].tolist(), z["video_keys"].tolist(), stats)
+
+
+def _grey_chw(crop: np.ndarray) -> np.ndarray:
+    """One crop as ``[1, H, W]`` uint8: accepts ``[H, W]``, ``[H, W, 1]`` or ``[1, H, W]``."""
+    if crop.ndim == 2:
+        return crop[None]
+    if crop.ndim == 3 and crop.shape[-1] == 1:
+        return crop.transpose(2, 0, 1)
+    if crop.ndim == 3 and crop.shape[0] == 1:
+        return crop
+    raise ValueError(f"expected a grey crop [H, W], [H, W, 1] or [1, H, W], got shape {crop.shape}")
+
+
+def split_clips(
+    crops: Sequence[np.ndarray | None], clip_length: int, max_frames: int = 0
+) -> tuple[list[np.ndarray], int]:
+    """Non-overlapping clips ``[T, 1, H, W]`` from a video's per-frame crops (None = no face).
+
+    Returns (clips, number of clips dropped because a frame had no face).
+    """
+    if max_frames:
+        crops = crops[:max_frames]
+    clips, dropped = [], 0
+    for start in range(0, len(crops) - clip_length + 1, clip_length):
+        window = crops[start : start + clip_length]
+        if any(c is None for c in window):
+            dropped += 1
+            continue
+        clips.append(np.stack([_grey_chw(np.asarray(c)) for c in window]))
+    return clips, dropped
+
+
+def clip_dataset_from_crops(
+    videos: Iterable[tuple[str, int, Sequence[np.ndarray | None] | np.ndarray]],
+    clip_length: int = 25,
+    max_frames: int = 0,
+) -> ClipsInMemory:
+    """Prepared mouth crops -> a :class:`ClipsInMemory`.
+
+    ``videos`` yields ``(video_key, label, crops)`` with ``crops`` the per-frame grey crops of one
+    video in frame order (an array ``[N, H, W]``/``[N, H, W, 1]``/``[N, 1, H, W]``, or a list with
+    None where no face was found). ``max_frames`` keeps only the leading frames (FF++: 110).
+    """
+    clips: list[np.ndarray] = []
+    labels: list[int] = []
+    keys: list[str] = []
+    stats = {
+        "videos": 0,
+        "short_videos": 0,
+        "videos_without_clip": 0,
+        "clips_dropped_missing_face": 0,
+    }
+    shape = None
+    for key, label, crops in videos:
+        stats["videos"] += 1
+        n = min(len(crops), max_frames) if max_frames else len(crops)
+        if n < clip_length:
+            stats["short_videos"] += 1
+            log.info(
+                "%s: %d frames < one %d-frame clip; it contributes no clip", key, n, clip_length
+            )
+            continue
+        got, dropped = split_clips(list(crops), clip_length, max_frames)
+        stats["clips_dropped_missing_face"] += dropped
+        if not got:
+            stats["videos_without_clip"] += 1
+            continue
+        shape = shape or got[0].shape
+        for c in got:
+            if c.shape != shape:
+                raise ValueError(
+                    f"{key}: clip shape {c.shape} differs from {shape}; crops must share one size"
+                )
+        clips += got
+        labels += [int(label)] * len(got)
+        keys += [key] * len(got)
+    if not clips:
+        raise ValueError(f"no clip of {clip_length} frames could be built ({stats})")
+    stats["clips"] = len(clips)
+    return ClipsInMemory(np.stack(clips).astype(np.uint8, copy=False), labels, keys, stats)
+
+
+def prepared_split(
+    data_cfg: Any, split: str, input_spec: Any, cache_dir: str | Path | None = None
+) -> ClipsInMemory:
+    """Index ``data_cfg.dataset``/``split`` through dfbench, crop mouths with the variant's cropper
+    and build clips — the same face stage evaluation uses. The result is cached as ``.npz`` in
+    ``cache_dir`` so a resumed run does not crop again."""
+    from dfbench.pipeline import FaceStage
+    from dfbench.registry import get_registry
+    from dfbench.runner import resolve_dataset_items
+    from dfbench.specs import load_object
+
+    cache = Path(cache_dir) / f"clips_{data_cfg.dataset}_{split}.npz" if cache_dir else None
+    if cache is not None and cache.exists():
+        return ClipsInMemory.load(cache)
+    reg = get_registry()
+    _, items, warnings = resolve_dataset_items(
+        data_cfg.dataset,
+        split,
+        data_root=data_cfg.data_root,
+        options=dict(data_cfg.options),
+        registry=reg,
+    )
+    for w in warnings:
+        log.warning("%s", w)
+    if data_cfg.limit:
+        items = items[: data_cfg.limit]
+    cspec = reg.cropper(input_spec.cropper)
+    cropper = load_object(cspec.factory)(
+        **{**dict(cspec.defaults), **dict(input_spec.crop_settings)}
+    )
+    stage = FaceStage(
+        input_spec=input_spec,
+        cropper=cropper,
+        missing_face="skip",
+        max_frames=data_cfg.max_frames or None,
+    )
+    clips, labels, keys = [], [], []
+    stats = {"videos": len(items), "failed_videos": 0}
+    for item in items:
+        pv = stage.prepare(item)
+        if pv.failure or pv.units is None:
+            stats["failed_videos"] += 1
+            log.warning("%s: skipped (%s)", item.key, pv.failure)
+            continue
+        clips.append(pv.units)
+        labels += [item.label] * len(pv.units)
+        keys += [item.key] * len(pv.units)
+    if not clips:
+        raise ValueError(f"{data_cfg.dataset}/{split}: no video produced a clip ({stats})")
+    ds = ClipsInMemory(
+        np.concatenate(clips).astype(np.uint8, copy=False),
+        labels,
+        keys,
+        {**stats, "clips": len(keys)},
+    )
+    if cache is not None:
+        ds.save(cache)
+    return ds
+
+
+def holdout_split(
+    ds: ClipsInMemory, fraction: float, seed: int = 0
+) -> tuple[ClipsInMemory, ClipsInMemory]:
+    """Split a training set into (train, validation) *by video*, stratified by label.
+
+    For datasets without an official validation split (the demo has train/test only): selection
+    must never look at the test split, so validation is carved out of train. Membership is a pure
+    function of (video key, seed), so every run and every DDP rank gets the same split.
+    """
+    import hashlib
+
+    if not 0 < fraction < 1:
+        raise ValueError(f"holdout fraction must lie in (0, 1), got {fraction}")
+    label_of = dict(zip(ds.video_keys, ds.labels.tolist(), strict=True))
+    held: set[str] = set()
+    for label in sorted(set(label_of.values())):
+        keys = sorted(
+            (k for k, y in label_of.items() if y == label),
+            key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest(),
+        )
+        n = max(1, round(fraction * len(keys))) if len(keys) > 1 else 0
+        held.update(keys[:n])
+    tr = [i for i, k in enumerate(ds.video_keys) if k not in held]
+    va = [i for i, k in enumerate(ds.video_keys) if k in held]
+    return ds.subset(tr), ds.subset(va)
+
+
+def npz_split(
+    data_cfg: Any, split: str, input_spec: Any = None, cache_dir: str | Path | None = None
+) -> ClipsInMemory:
+    """Clips already on disk: ``{data_root}/clips_{split}.npz`` as written by :meth:`ClipsInMemory.save`
+    (e.g. by a previous run's ``OUT_DIR/clips`` cache, or by your own preprocessing).
+    Use with ``data.factory: dfbench_lipforensics.data:npz_split``."""
+    if not data_cfg.data_root:
+        raise ValueError("npz_split needs data.data_root: the directory holding clips_<split>.npz")
+    path = Path(data_cfg.data_root) / f"clips_{split}.npz"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found; write it with ClipsInMemory.save() or point data.data_root at it"
+        )
+    return ClipsInMemory.load(path)
