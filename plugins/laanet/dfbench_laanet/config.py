@@ -1,0 +1,187 @@
+"""Training configuration of LAA-Net: dataclasses, YAML on disk, dotted command-line overrides.
+
+Defaults reproduce the released SBI weights' recipe (reference ``laanet.md`` §2): SAM(Adam,
+rho 0.05, weight decay 1e-4), base lr 1e-7 with booster 500 (peak 5e-5) warmed up over 25 epochs
+and decayed to 0 at 100, loss weights hm 10 / cls 1 / cst 100, 8 frames per video re-sampled every
+epoch, 8 real/fake pairs per step. ``loss.hm_weight=100`` gives the public SBI config, and
+``optim.base_lr=5e-5 optim.booster=4 run.freeze_backbone_epochs=6`` its schedule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dfbench.errors import DfbenchError
+
+
+class ConfigError(DfbenchError):
+    """A training config key or value is invalid."""
+
+
+@dataclass
+class DataConfig:
+    source: str = "dataset:demo"
+    """Real training faces: ``dataset:NAME`` (real videos of a registered dataset, cropped with the
+    variant's cropper), ``npz:DIR`` (one ``.npz`` per video with ``crops`` [N,H,W,3] uint8 and
+    ``landmarks`` [N,K,2]) or ``faces:N`` (N jittered videos of the offline portraits; smoke tests)."""
+    train_split: str = "train"
+    val_split: str = "val"
+    """Source validation split for checkpoint selection; ``holdout:0.2`` holds out 20 % of the
+    training split's videos when the dataset has no validation split (e.g. the demo)."""
+    extract_frames: int = 32
+    """Frames decoded and cropped per real video (``dataset:`` source); every epoch samples
+    ``frames_per_video`` of them (LAA-Net extracts 128 and samples 8)."""
+    method: str = "sbi"
+    """Pseudo-fake generator: ``sbi`` or ``bi``."""
+    frames_per_video: int = 8
+    val_frames_per_video: int = 8
+    crop_size: int = 256
+    """Size of the real face crops the generators start from (LAA-Net: 256)."""
+    bi_neighbours: int = 30
+    bi_candidates: int | None = 10_000
+    num_workers: int = 0
+    cache_dir: str | None = None
+    data_root: str | None = None
+
+
+@dataclass
+class ModelConfig:
+    variant: str = "efnb4"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Keys of the variant's model config to replace (e.g. ``dropout: 0``)."""
+    init_weights: str | None = None
+    """Optional dfbench weights directory (or ``.safetensors``) to start from (e.g. an ImageNet
+    backbone converted to our format); nothing is downloaded."""
+
+
+@dataclass
+class LossConfig:
+    hm_weight: float = 10.0
+    cls_weight: float = 1.0
+    cst_weight: float = 100.0
+    focal_eps: float = 0.35
+
+
+@dataclass
+class OptimConfig:
+    base_lr: float = 1e-7
+    booster: float = 500.0
+    warmup_epochs: float = 25.0
+    """LinearDecayLR: linear warm-up from base_lr to booster·base_lr until this epoch…"""
+    decay_end_epoch: float | None = None
+    """…then linear decay to 0 at this epoch (default: run.epochs)."""
+    per_step: bool = False
+    """Evaluate the schedule at fractional epochs (smooth for short runs); official: per epoch."""
+    weight_decay: float = 1e-4
+    sam: bool = True
+    sam_rho: float = 0.05
+
+
+@dataclass
+class RunConfig:
+    out_dir: str = "runs/laanet"
+    seed: int = 317
+    epochs: int = 100
+    batch_size: int = 8
+    """Real/fake pairs per optimiser step *per process* (2 × this many images)."""
+    accum_steps: int = 1
+    """Split each process's batch into this many micro-batches (same gradient, less memory)."""
+    steps_per_epoch: int | None = None
+    """Cap on optimiser steps per epoch (None: all sampled frames)."""
+    freeze_backbone_epochs: int = 0
+    precision: str = "auto"
+    """``fp32``, ``bf16`` (autocast; the fast path on CPUs with AMX), ``fp16`` (CUDA AMP) or
+    ``auto`` (bf16 on CPU, fp16 AMP on CUDA)."""
+    device: str = "auto"
+    threads: int | None = None
+    log_every: int = 10
+    tensorboard: bool = True
+    sync_bn: bool = True
+    """With DDP, BatchNorm statistics over the global batch (so N processes = one big batch)."""
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def save(self, path: str | Path) -> None:
+        from dfbench.weights import atomic_write_bytes
+
+        atomic_write_bytes(path, self.to_yaml().encode())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> TrainConfig:
+        cfg = cls()
+        for section, values in (data or {}).items():
+            if not hasattr(cfg, section):
+                raise ConfigError(f"unknown config section {section!r}; sections: "
+                                  f"{', '.join(f.name for f in dataclasses.fields(cls))}")
+            if not isinstance(values, dict):
+                raise ConfigError(f"config section {section!r} must be a mapping")
+            for key, value in values.items():
+                _set(cfg, f"{section}.{key}", value)
+        return cfg
+
+
+def _set(cfg: TrainConfig, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    obj: Any = cfg
+    for p in parts[:-1]:
+        if not dataclasses.is_dataclass(obj) or not hasattr(obj, p):
+            raise ConfigError(f"unknown config key {dotted!r}")
+        obj = getattr(obj, p)
+    last = parts[-1]
+    if isinstance(obj, dict):  # free-form mapping (model.overrides.KEY)
+        obj[last] = value
+        return
+    names = {f.name for f in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else set()
+    if last not in names:
+        import difflib
+
+        close = difflib.get_close_matches(last, sorted(names), n=1)
+        hint = f" Did you mean {'.'.join(parts[:-1] + close[:1])!r}?" if close else ""
+        raise ConfigError(f"unknown config key {dotted!r}.{hint}")
+    current = getattr(obj, last)
+    if isinstance(current, bool) and not isinstance(value, bool):
+        raise ConfigError(f"{dotted} expects true/false, got {value!r}")
+    if isinstance(current, (int, float)) and not isinstance(current, bool) and isinstance(value, str):
+        try:  # YAML 1.1 reads "1e-3" (no dot) as a string
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"{dotted} expects a number, got {value!r}") from None
+    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    setattr(obj, last, value)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Defaults, then the YAML file (if any), then ``key.sub=value`` overrides (YAML-typed values)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} not found; write one with "
+                              f"`dfbench laanet train --print-config > {p.name}`")
+        data = yaml.safe_load(p.read_text()) or {}
+    cfg = TrainConfig.from_dict(data)
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        _set(cfg, key.strip(), yaml.safe_load(raw) if raw.strip() else None)
+    return cfg

@@ -1,0 +1,271 @@
+"""Training data: real face videos -> per-epoch frame samples -> pseudo-fake pairs with targets.
+
+The input is a list of :class:`FaceVideo` (per video: real face crops with landmarks in crop
+coordinates), e.g. from ``dfbench prepare``'s crop cache. Every epoch, ``frames_per_video``
+frames are drawn per video *without* replacement with a per-epoch seed (the official SBI loader
+re-uses its start-up choice for all epochs, and its sampler draws with replacement). Every item's
+synthesis uses its own generator seeded by ``(seed, epoch, index)``, so a sample does not depend
+on the worker that makes it, on the number of processes, or on whether training was resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from dfbench.errors import DfbenchError
+
+from ..targets import encode_targets
+from .bi import BIGenerator, FaceBank
+from .sbi import PseudoFakePair, SBIGenerator
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDataError(DfbenchError):
+    """The training faces could not be loaded (empty source, missing landmarks, bad files)."""
+
+
+@dataclass
+class FaceVideo:
+    """The real face crops of one video (uint8 ``[H, W, 3]`` RGB) and their landmarks ``[K, 2]``."""
+
+    key: str
+    frames: list[np.ndarray]
+    landmarks: list[np.ndarray]
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.frames) != len(self.landmarks):
+            raise TrainingDataError(f"video {self.key}: {len(self.frames)} frames but "
+                                    f"{len(self.landmarks)} landmark sets")
+
+
+def load_npz_dir(path: str | Path) -> list[FaceVideo]:
+    """One ``.npz`` per video with ``crops`` ``[N, H, W, 3]`` uint8 and ``landmarks`` ``[N, K, 2]``."""
+    root = Path(path)
+    files = sorted(root.glob("*.npz"))
+    if not files:
+        raise TrainingDataError(f"no .npz videos in {root}; each needs arrays 'crops' and 'landmarks'")
+    out = []
+    for f in files:
+        with np.load(f) as z:
+            if "crops" not in z or "landmarks" not in z:
+                raise TrainingDataError(f"{f} lacks 'crops' or 'landmarks'")
+            out.append(FaceVideo(f.stem, list(z["crops"]), list(z["landmarks"].astype(np.float32))))
+    return out
+
+
+def save_npz_dir(videos: Sequence[FaceVideo], path: str | Path) -> Path:
+    """Write videos in the format :func:`load_npz_dir` reads."""
+    root = Path(path)
+    root.mkdir(parents=True, exist_ok=True)
+    for v in videos:
+        name = v.key.replace("/", "__")
+        np.savez(root / f"{name}.npz", crops=np.stack(v.frames), landmarks=np.stack(v.landmarks))
+    return root
+
+
+def portrait_videos(n_videos: int, frames: int = 8, size: int = 256, seed: int = 0) -> list[FaceVideo]:
+    """``n_videos`` short jittered videos of the offline portraits (tests and smoke runs)."""
+    from .faces import demo_faces, jittered_frames
+
+    faces = demo_faces(size)
+    out = []
+    for v in range(n_videos):
+        img, lm = faces[v % len(faces)]
+        if (v // len(faces)) % 2 == 1:  # mirrored copy: another "recording"
+            img = np.ascontiguousarray(img[:, ::-1])
+            lm = lm.copy()
+            lm[:, 0] = size - 1 - lm[:, 0]
+        fr = jittered_frames(img, lm, frames, seed=seed * 1000 + v)
+        out.append(FaceVideo(f"portrait/{v:03d}", [f for f, _ in fr], [m for _, m in fr]))
+    return out
+
+
+def make_generator(method: str, videos: Sequence[FaceVideo], out_size: int, train: bool,
+                   bi_neighbours: int = 30, bi_candidates: int | None = 10_000,
+                   cache_dir: str | None = None, seed: int = 0) -> Callable:
+    """``gen(video_index, frame_index, rng) -> PseudoFakePair`` for ``sbi`` or ``bi``."""
+    if method == "sbi":
+        sbi = SBIGenerator(out_size=out_size, train=train)
+
+        def gen_sbi(v: int, f: int, rng: np.random.Generator) -> PseudoFakePair:
+            return sbi(videos[v].frames[f], videos[v].landmarks[f], rng)
+
+        return gen_sbi
+    if method == "bi":
+        bank = FaceBank.from_videos([list(zip(v.frames, v.landmarks, strict=True)) for v in videos])
+        offsets = np.cumsum([0] + [len(v.frames) for v in videos])
+        bi = BIGenerator(bank, out_size=out_size, train=train, k_neighbours=bi_neighbours,
+                         n_candidates=bi_candidates, cache_dir=cache_dir, seed=seed)
+        bank.neighbours(bi_neighbours, bi_candidates, seed, cache_dir)  # search once, up front
+
+        def gen_bi(v: int, f: int, rng: np.random.Generator) -> PseudoFakePair:
+            return bi(int(offsets[v] + f), rng)
+
+        return gen_bi
+    raise TrainingDataError(f"unknown pseudo-fake method {method!r}; choose 'sbi' or 'bi'")
+
+
+class PairDataset(Dataset):
+    """Items are real/fake pairs with targets; call :meth:`set_epoch` before each epoch."""
+
+    def __init__(self, videos: Sequence[FaceVideo], generator: Callable, frames_per_video: int,
+                 seed: int = 0, train: bool = True) -> None:
+        if not videos or not any(len(v.frames) for v in videos):
+            raise TrainingDataError("no training faces: the source gave no video with a face")
+        self.videos = list(videos)
+        self.generator = generator
+        self.frames_per_video = int(frames_per_video)
+        self.seed = int(seed)
+        self.train = train
+        self.epoch = -1
+        self.items: list[tuple[int, int]] = []
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw this epoch's frames (validation: the same frames every epoch)."""
+        epoch = int(epoch) if self.train else 0
+        if epoch == self.epoch:
+            return
+        self.epoch = epoch
+        rng = np.random.default_rng([self.seed, epoch, 0x5EED])
+        items = []
+        for v, video in enumerate(self.videos):
+            n = len(video.frames)
+            if n == 0:
+                continue
+            k = self.frames_per_video
+            picks = rng.choice(n, size=k, replace=False) if n >= k else rng.choice(n, size=k, replace=True)
+            items.extend((v, int(f)) for f in np.sort(picks))
+        order = rng.permutation(len(items)) if self.train else np.arange(len(items))
+        self.items = [items[i] for i in order]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        v, f = self.items[index]
+        rng = np.random.default_rng([self.seed, self.epoch, int(index), 1])
+        pair = self.generator(v, f, rng)
+        hm, cst = encode_targets(pair.boundary)
+        return {
+            "real": torch.from_numpy(np.ascontiguousarray(pair.real)).permute(2, 0, 1),
+            "fake": torch.from_numpy(np.ascontiguousarray(pair.fake)).permute(2, 0, 1),
+            "heatmap": torch.from_numpy(hm)[None],
+            "consistency": torch.from_numpy(cst)[None],
+        }
+
+
+def collate_pairs(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack pairs into one batch: the reals, then their fakes (labels 0 then 1).
+
+    No shuffling inside the batch: every loss term and (global) BatchNorm statistic is invariant
+    to the order, and keeping pair i at rows i and B+i lets micro-batching keep pairs together.
+    """
+    real = torch.stack([it["real"] for it in items])
+    fake = torch.stack([it["fake"] for it in items])
+    hm = torch.stack([it["heatmap"] for it in items])
+    cst = torch.stack([it["consistency"] for it in items])
+    b = real.shape[0]
+    return {
+        "images": torch.cat([real, fake]),
+        "labels": torch.cat([torch.zeros(b), torch.ones(b)]),
+        "heatmap": torch.cat([torch.zeros_like(hm), hm]),
+        "consistency": torch.cat([torch.zeros_like(cst), cst]),
+    }
+
+
+class RankBatchSampler(Sampler[list[int]]):
+    """Global batch s is items ``[s·B·W, (s+1)·B·W)``; process ``rank`` takes its B-item slice.
+
+    So W processes with batch B see exactly the items one process with batch B·W sees.
+    """
+
+    def __init__(self, n_items: int, batch_size: int, rank: int = 0, world_size: int = 1,
+                 max_steps: int | None = None) -> None:
+        self.n, self.b, self.rank, self.world = n_items, batch_size, rank, world_size
+        steps = n_items // (batch_size * world_size)
+        self.steps = min(steps, max_steps) if max_steps else steps
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self) -> Iterator[list[int]]:
+        g = self.b * self.world
+        for s in range(self.steps):
+            start = s * g + self.rank * self.b
+            yield list(range(start, start + self.b))
+
+
+def dataset_videos(name: str, split: str, size: int = 256, frames_per_video: int = 32,
+                   data_root: str | None = None, cache_dir: str | None = None) -> list[FaceVideo]:
+    """The *real* videos of a registered dfbench dataset, as face crops with landmarks.
+
+    ``frames_per_video`` evenly spaced frames are decoded and cropped with the ``laanet`` cropper
+    (face box + 25 % per side, landmarks 81 or 68 + forehead in crop coordinates). Frames without
+    a face are dropped. With ``cache_dir`` the result is stored as ``.npz`` per video and re-used.
+    """
+    import hashlib
+    import os
+
+    from dfbench.media.croppers import build_cropper
+    from dfbench.media.decode import probe, read_frames
+    from dfbench.media.sampling import evenly_spaced
+    from dfbench.registry import get_registry
+    from dfbench.specs import load_object
+
+    spec = get_registry().dataset(name)
+    root = data_root or os.environ.get(spec.env_var)
+    if spec.needs_root and not root:
+        from dfbench.errors import DatasetNotFoundError
+
+        raise DatasetNotFoundError(f"dataset {name!r} needs its root: set data.data_root or {spec.env_var}")
+    items = [it for it in load_object(spec.index)(Path(root) if root else None, split, dict(spec.options))
+             if it.label == 0 and not it.meta.get("missing")]
+    if not items:
+        raise TrainingDataError(f"dataset {name!r} split {split!r} has no real videos to train on")
+    cropper = build_cropper("laanet")
+    recipe = hashlib.sha256(repr((cropper.recipe(), size, frames_per_video)).encode()).hexdigest()[:12]
+    cache = Path(cache_dir) / "faces" / f"{name}_{split}_{recipe}" if cache_dir else None
+    out = []
+    for it in items:
+        file = cache / (it.key.replace("/", "__") + ".npz") if cache else None
+        if file is not None and file.exists():
+            with np.load(file) as z:
+                out.append(FaceVideo(it.key, list(z["crops"]), list(z["landmarks"])))
+            continue
+        try:
+            idx = evenly_spaced(probe(it.path).n_frames, frames_per_video)
+            faces = cropper(read_frames(it.path, idx), size)
+        except DfbenchError as e:
+            log.warning("skipping %s: %s", it.key, e)
+            continue
+        keep = [(c, lm) for c, lm in zip(faces.crops, faces.landmarks, strict=True) if c is not None and lm is not None]
+        if not keep:
+            log.warning("skipping %s: no face in %d frames", it.key, len(idx))
+            continue
+        video = FaceVideo(it.key, [c for c, _ in keep], [np.asarray(lm, np.float32) for _, lm in keep])
+        if file is not None:
+            save_npz_dir([video], file.parent)
+        out.append(video)
+    log.info("%s/%s: %d real videos with faces", name, split, len(out))
+    return out
+
+
+def holdout(videos: Sequence[FaceVideo], fraction: float) -> tuple[list[FaceVideo], list[FaceVideo]]:
+    """Split videos into (train, validation) by a hash of their key: deterministic, and the same
+    whatever order the source lists them in."""
+    import hashlib
+
+    ranked = sorted(videos, key=lambda v: hashlib.sha256(v.key.encode()).hexdigest())
+    n_val = min(len(ranked) - 1, max(1, int(round(fraction * len(ranked))))) if len(ranked) > 1 else 0
+    val_keys = {v.key for v in ranked[:n_val]}
+    return [v for v in videos if v.key not in val_keys], [v for v in videos if v.key in val_keys]

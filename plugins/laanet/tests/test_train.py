@@ -1,0 +1,187 @@
+"""LAA-Net training: config, schedule, SAM, data sampling, a short CPU run, exact resume."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from dfbench_laanet.config import ConfigError, TrainConfig, load_config
+from dfbench_laanet.synthesis.dataset import (
+    FaceVideo,
+    PairDataset,
+    RankBatchSampler,
+    collate_pairs,
+    holdout,
+)
+from dfbench_laanet.train import SAM, lr_at, train
+
+TINY = ["model.variant=test", "data.source=faces:4", "data.frames_per_video=6",
+        "data.val_frames_per_video=2", "data.crop_size=96", "run.batch_size=2", "run.precision=fp32",
+        "optim.base_lr=1e-3", "optim.booster=1", "optim.warmup_epochs=0", "optim.decay_end_epoch=100",
+        "run.tensorboard=true", "run.threads=1"]
+
+
+def tiny_config(tmp_path, *extra: str) -> TrainConfig:
+    return load_config(None, TINY + [f"run.out_dir={tmp_path}", *extra])
+
+
+# -- config ------------------------------------------------------------------------------------
+def test_config_yaml_roundtrip_and_overrides(tmp_path):
+    cfg = load_config(None, ["loss.hm_weight=100", "optim.base_lr=5e-5", "run.epochs=3",
+                             "model.overrides.dropout=0"])
+    assert cfg.loss.hm_weight == 100.0 and cfg.loss.cst_weight == 100.0
+    assert cfg.optim.base_lr == 5e-5 and cfg.run.epochs == 3
+    assert cfg.model.overrides == {"dropout": 0}
+    path = tmp_path / "cfg.yaml"
+    cfg.save(path)
+    again = load_config(path, ["run.epochs=4"])
+    assert again.loss.hm_weight == 100.0 and again.run.epochs == 4
+    assert TrainConfig().loss.hm_weight == 10.0  # the released weights' recipe by default
+
+
+def test_config_errors_are_actionable(tmp_path):
+    with pytest.raises(ConfigError, match="run.epochs"):
+        load_config(None, ["run.epoch=3"])
+    with pytest.raises(ConfigError, match="section.key=value"):
+        load_config(None, ["run.epochs"])
+    with pytest.raises(ConfigError, match="expects a number"):
+        load_config(None, ["optim.base_lr=fast"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+# -- schedule and optimiser ----------------------------------------------------------------------
+def test_linear_decay_schedule_with_booster():
+    o = TrainConfig().optim  # base 1e-7, booster 500, warm-up 25 epochs
+    assert lr_at(0, o, 100) == pytest.approx(1e-7)
+    assert lr_at(12.5, o, 100) == pytest.approx(1e-7 * (1 + 499 * 0.5))
+    assert lr_at(25, o, 100) == pytest.approx(5e-5)
+    assert lr_at(62.5, o, 100) == pytest.approx(2.5e-5)
+    assert lr_at(100, o, 100) == pytest.approx(0.0)
+
+
+def test_sam_perturbs_then_restores_and_steps():
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    opt = SAM(torch.optim.SGD([w], lr=0.1), rho=0.5)
+    (w ** 2).sum().backward()
+    g = w.grad.clone()
+    opt.first_step()
+    assert torch.allclose(w.detach(), torch.tensor([1.0, -2.0]) + 0.5 * g / g.norm())
+    opt.zero_grad()
+    (w ** 2).sum().backward()
+    g2 = w.grad.clone()
+    opt.second_step()
+    assert torch.allclose(w.detach(), torch.tensor([1.0, -2.0]) - 0.1 * g2)
+
+
+# -- data ---------------------------------------------------------------------------------------
+def _videos(n_videos=3, n_frames=10):
+    rng = np.random.default_rng(0)
+    lm = np.zeros((68, 2), np.float32)
+    return [FaceVideo(f"v{v}", [rng.integers(0, 255, (8, 8, 3), dtype=np.uint8) for _ in range(n_frames)],
+                      [lm] * n_frames) for v in range(n_videos)]
+
+
+def test_frames_are_resampled_every_epoch_without_replacement():
+    ds = PairDataset(_videos(), generator=None, frames_per_video=4, seed=1)
+    e0 = sorted(ds.items)
+    ds.set_epoch(1)
+    e1 = sorted(ds.items)
+    ds.set_epoch(0)
+    assert sorted(ds.items) == e0 and e0 != e1
+    for items in (e0, e1):
+        for v in range(3):
+            frames = [f for vv, f in items if vv == v]
+            assert len(frames) == 4 == len(set(frames))
+    val = PairDataset(_videos(), generator=None, frames_per_video=4, seed=1, train=False)
+    first = list(val.items)
+    val.set_epoch(5)
+    assert val.items == first  # validation frames never change
+
+
+def test_rank_slices_cover_the_single_process_batches():
+    single = list(RankBatchSampler(20, 4, 0, 1))
+    r0, r1 = list(RankBatchSampler(20, 2, 0, 2)), list(RankBatchSampler(20, 2, 1, 2))
+    assert [a + b for a, b in zip(r0, r1, strict=True)] == single
+    assert len(RankBatchSampler(20, 4, 0, 1, max_steps=2)) == 2
+
+
+def test_holdout_is_deterministic_and_disjoint():
+    vids = _videos(8, 1)
+    tr, va = holdout(vids, 0.25)
+    tr2, va2 = holdout(list(reversed(vids)), 0.25)
+    assert len(va) == 2 and {v.key for v in va} == {v.key for v in va2}
+    assert not {v.key for v in tr} & {v.key for v in va}
+
+
+def test_collate_puts_reals_first_with_zero_targets():
+    item = {"real": torch.zeros(3, 4, 4, dtype=torch.uint8), "fake": torch.ones(3, 4, 4, dtype=torch.uint8),
+            "heatmap": torch.ones(1, 2, 2), "consistency": torch.ones(1, 2, 2)}
+    b = collate_pairs([item, item])
+    assert b["labels"].tolist() == [0, 0, 1, 1]
+    assert b["heatmap"][:2].sum() == 0 and b["heatmap"][2:].sum() == 8
+    assert (b["images"][2:] == 1).all()
+
+
+# -- training -----------------------------------------------------------------------------------
+def test_short_cpu_run_losses_finite_and_falling(tmp_path):
+    res = train(tiny_config(tmp_path, "run.epochs=2"), resume=False)
+    steps = res.step_losses
+    assert len(steps) == 24 and res.epochs_done == 2
+    for s in steps:
+        assert all(math.isfinite(s[k]) for k in ("hm", "cls", "cst", "total"))
+    first = np.mean([s["total"] for s in steps[:6]])
+    last = np.mean([s["total"] for s in steps[-6:]])
+    assert last < first
+    # checkpoint + selected weights on the source validation split, recorded in the weights
+    assert (tmp_path / "checkpoints" / "last.pt").exists()
+    import json
+
+    cfg = json.loads((tmp_path / "best" / "config.json").read_text())
+    assert cfg["variant"] == "test" and "validation split" in cfg["selection"]["rule"]
+    assert cfg["selection"]["split"] == "faces:4:val"
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def test_resume_continues_to_the_same_weights(tmp_path):
+    full = train(tiny_config(tmp_path / "a", "run.epochs=2", "run.steps_per_epoch=3"), resume=False)
+    part = train(tiny_config(tmp_path / "b", "run.epochs=2", "run.steps_per_epoch=3"), resume=False,
+                 stop_after_epochs=1)
+    assert part.epochs_done == 1
+    resumed = train(tiny_config(tmp_path / "b", "run.epochs=2", "run.steps_per_epoch=3"), resume=True)
+    assert resumed.epochs_done == 2 and resumed.steps_done == full.steps_done == 6
+    a = torch.load(tmp_path / "a" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "b" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_accumulation_keeps_the_loss_normalisation(tmp_path):
+    """Two micro-batches see the same total loss as one batch (BN aside: dropout off, eval BN)."""
+    from dfbench_laanet.train import Trainer
+
+    cfg = tiny_config(tmp_path, "model.overrides.dropout=0", "model.overrides.drop_path_rate=0",
+                      "optim.sam=false")
+    t = Trainer(cfg)
+    t._datasets()
+    batch = collate_pairs([t.train_set[i] for i in range(2)])
+    t.net.eval()  # batch statistics differ per micro-batch; the normalisers must not
+    from dfbench_laanet.losses import LossNorm
+    from dfbench_laanet.train import _micro_batches
+
+    norm = LossNorm.from_targets(batch["heatmap"])
+    one = t._forward_backward([batch], norm)
+    g1 = [p.grad.clone() for p in t.params]
+    t.opt.zero_grad(set_to_none=True)
+    two = t._forward_backward(list(_micro_batches(batch, 2)), norm)
+    g2 = [p.grad.clone() for p in t.params]
+    assert two["total"] == pytest.approx(one["total"], rel=1e-5)
+    for a, b in zip(g1, g2, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

@@ -1,0 +1,93 @@
+"""Slow training checks in real processes: ``torchrun`` data parallel on gloo, and ``kill -9``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+TINY = ["model.variant=test", "data.source=faces:4", "data.frames_per_video=4",
+        "data.val_frames_per_video=1", "data.crop_size=96", "run.precision=fp32",
+        "optim.base_lr=1e-3", "optim.booster=1", "optim.warmup_epochs=0", "optim.decay_end_epoch=100",
+        "run.tensorboard=false", "run.threads=1", "model.overrides.dropout=0",
+        "model.overrides.drop_path_rate=0"]
+
+SCRIPT = """
+import sys
+from dfbench_laanet.config import load_config
+from dfbench_laanet.train import train
+train(load_config(None, sys.argv[1:]), resume=True)
+"""
+
+
+def _env() -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    plugin_dir = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([plugin_dir, env.get("PYTHONPATH", "")])
+    return env
+
+
+def _weights(out: Path) -> dict[str, torch.Tensor]:
+    return torch.load(out / "checkpoints" / "last.pt", weights_only=True)["model"]
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_match_one_process_with_double_batch(tmp_path):
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    common = TINY + ["run.epochs=1", "run.steps_per_epoch=3"]
+    subprocess.run([sys.executable, str(script), *common, "run.batch_size=4",
+                    f"run.out_dir={tmp_path / 'one'}"], check=True, env=_env(), timeout=600)
+    subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", "29517", str(script), *common,
+                    "run.batch_size=2", f"run.out_dir={tmp_path / 'two'}"], check=True, env=_env(),
+                   timeout=600)
+    one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
+    assert one.keys() == two.keys()
+    # Adam normalises each gradient by its own magnitude, so biases whose gradient is zero by
+    # construction (a bias right before a BatchNorm) move by ±lr on pure float noise, in one
+    # process as in two, and the BN running means below them follow. Those may differ by up to
+    # Adam's step bound; every weight and running variance must match.
+    lr, steps = 1e-3, 3
+    n_total = n_off = 0
+    for k in one:
+        if not one[k].is_floating_point():
+            assert torch.equal(one[k], two[k]), k
+            continue
+        d = (one[k] - two[k]).abs()
+        assert d.max() <= 3 * lr * steps, k
+        if k.endswith(("weight", "running_var")):
+            n_total += d.numel()
+            n_off += int((d > 1e-5 + 1e-4 * one[k].abs()).sum())
+    assert n_off / n_total < 1e-4, f"{n_off} of {n_total} weights differ"
+
+
+@pytest.mark.slow
+def test_kill_dash_nine_then_resume_gives_the_same_weights(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    common = TINY + ["run.epochs=3", "run.steps_per_epoch=2", "run.batch_size=2"]
+    subprocess.run([sys.executable, str(script), *common, f"run.out_dir={tmp_path / 'ref'}"],
+                   check=True, env=_env(), timeout=600)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(script), *common, f"run.out_dir={out}"], env=_env())
+    ckpt = out / "checkpoints" / "last.pt"
+    deadline = time.time() + 600
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    first = torch.load(ckpt, weights_only=True)["epoch"]
+    assert first < 3, "the run finished before it could be killed"
+    subprocess.run([sys.executable, str(script), *common, f"run.out_dir={out}"], check=True, env=_env(),
+                   timeout=600)
+    ref, got = _weights(tmp_path / "ref"), _weights(out)
+    for k in ref:
+        assert torch.equal(ref[k], got[k]), k
