@@ -93,7 +93,9 @@ def write_explanations(det, model_stage, pv, logits: np.ndarray, out_root: Path)
     axes[0, 0].set_ylim(0, 1)
     axes[0, 0].set_ylabel("p(fake)")
     axes[0, 0].set_xlabel("frame index (start of unit)")
-    axes[0, 0].set_title(f"{det.spec.name} on {Path(pv.item.path).name}")
+    from .build import detector_id_of
+
+    axes[0, 0].set_title(f"{detector_id_of(det)} on {Path(pv.item.path).name}")
     if "frame_weights" in exp:
         w = exp["frame_weights"].float().cpu().numpy()
         L = w.shape[1]

@@ -1,6 +1,7 @@
 """The plugin author's kit: a pytest plugin (``pytest11`` entry point) with fixtures and contract checks.
 
 - :func:`check_detector` runs the contract checks on a detector spec's tiny ``test`` variant.
+- ``dfbench.testing.miniature``: writers for miniature trees in each official dataset layout.
 - Fixtures: ``synthetic_video`` (a factory for short face videos made from a real photo),
   ``synthetic_dataset`` (a tiny real/fake dataset in the ``synthetic`` layout), ``constant_detector``
   and ``oracle_detector`` (known video AUC 0.5 and 1.0 on the synthetic dataset).
@@ -273,3 +274,13 @@ if pytest is not None:
 
 def as_dict(obj: Any) -> Any:  # small helper for tests comparing results
     return json.loads(json.dumps(obj, default=str))
+
+
+def __getattr__(name: str) -> Any:
+    # Miniature copies of the official dataset layouts (FF++, DFD, Celeb-DF, DFDC, DFW, HF) for
+    # plugin authors' tests: ``dfbench.testing.miniature.make_ffpp(root, splits_source)`` etc.
+    if name == "miniature":
+        from .datasets import miniature
+
+        return miniature
+    raise AttributeError(name)
