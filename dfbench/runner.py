@@ -168,8 +168,14 @@ def evaluate(
         "flip_test": input_spec.flip_test,
         "missing_face": missing_face,
         "precision": precision,
+        "channels_last": bool(channels_last),
         "checkpoint_selection": det.weights_info.get("selection") or None,
     }
+    if hasattr(det, "inference_options"):
+        # Detector-side fast-path switches (skipped heads, folded BatchNorm) change how a number
+        # was computed, so they are part of the protocol too.
+        det.configure_inference(heads=("cls",))
+        protocol["inference"] = det.inference_options()
     phash = protocol_hash(protocol)
     out = Path(output) if output else Path("runs") / det_id / f"{ds_spec.name}-{split}{_corr_tag(corr_spec, level)}-{phash[:8]}"
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,104 @@
+"""The LAA-Net detector spec: variants, input contract, weights — pure data, no torch import.
+
+Input contract of the official evaluation (reference §5.2, §5.5, §6): a RetinaFace box enlarged
+by 25 % per side, resized to 256 px, a 5 px margin cropped, resized to 384 (the ``laanet``
+cropper; dlib stands in for RetinaFace), scaled to [-1, 1]; 32 frames per video, the raw ``cls``
+logits averaged over the frame and its horizontal flip, then over frames.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib import resources
+from typing import Any
+
+from dfbench.specs import DetectorSpec, InputSpec, VariantSpec, WeightsSpec
+
+from .model_config import EFNB4_CONFIG, TEST_CONFIG
+
+log = logging.getLogger(__name__)
+
+PAPER = ("LAA-Net: Localized Artifact Attention Network for Quality-Agnostic and Generalizable "
+         "Deepfake Detection (Nguyen et al., CVPR 2024)")
+URL = "https://arxiv.org/abs/2401.13856"
+WEIGHTS_PACKAGE_DIR = "weights"
+
+
+def input_spec(size: int) -> InputSpec:
+    """The official evaluation protocol at ``size`` px."""
+    return InputSpec(
+        unit="frame",
+        size=size,
+        colour="rgb",
+        cropper="laanet",
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        frames_per_video=32,
+        aggregation="mean_logit",
+        flip_test=True,
+    )
+
+
+EFNB4 = VariantSpec(
+    name="efnb4",
+    input=input_spec(EFNB4_CONFIG["image_size"]),
+    config=dict(EFNB4_CONFIG),
+    description="EfficientNet-B4 + E-FPN at 384 px, the published model (27.1 M parameters).",
+)
+TEST = VariantSpec(
+    name="test",
+    input=input_spec(TEST_CONFIG["image_size"]),
+    config=dict(TEST_CONFIG),
+    description="Tiny LAA-Net (same topology, narrow, one block per stage, 64 px) for tests and demos.",
+)
+
+
+def packaged_weights() -> tuple[WeightsSpec, ...]:
+    """Weights shipped inside the package: one ``weights/<tag>/`` directory per tag.
+
+    Each directory holds ``model.safetensors`` + ``config.json`` (``dfbench.weights`` format); the
+    config names the variant and pins the sha256. Nothing is listed while the directory is empty.
+    """
+    out = []
+    root = resources.files("dfbench_laanet") / WEIGHTS_PACKAGE_DIR
+    if not root.is_dir():
+        return ()
+    for d in sorted(root.iterdir(), key=lambda p: p.name):
+        if not (d.is_dir() and (d / "model.safetensors").is_file() and (d / "config.json").is_file()):
+            continue
+        try:
+            cfg: dict[str, Any] = json.loads((d / "config.json").read_text())
+        except (OSError, ValueError) as e:
+            log.warning("skipping packaged LAA-Net weights %s: unreadable config.json (%s)", d.name, e)
+            continue
+        card = cfg.get("card", {}) if isinstance(cfg.get("card"), dict) else {}
+        out.append(WeightsSpec(
+            tag=d.name,
+            variant=cfg.get("variant", "test"),
+            source=f"package://dfbench_laanet/{WEIGHTS_PACKAGE_DIR}/{d.name}",
+            sha256=cfg.get("sha256"),
+            trained_on=card.get("trained_on", cfg.get("trained_on", "")),
+            selection=card.get("selection", cfg.get("selection", "")),
+            license=card.get("license", cfg.get("license", "")),
+            description=card.get("description", cfg.get("description", "")),
+        ))
+    return tuple(out)
+
+
+def laanet_spec() -> DetectorSpec:
+    weights = packaged_weights()
+    return DetectorSpec(
+        name="laanet",
+        factory="dfbench_laanet.model:build_detector",
+        variants=(EFNB4, TEST),
+        default_variant="efnb4",
+        weights=weights,
+        default_weights=None,
+        paper=PAPER,
+        url=URL,
+        license="Apache-2.0 (this re-implementation); official weights: SnT academic licence",
+        description=("Localized artifact attention: EfficientNet-B4 with a gated E-FPN decoder, trained "
+                     "on pseudo-fakes (SBI/BI) with heatmap and self-consistency supervision."),
+        converter="dfbench_laanet.convert:from_official",
+    )
