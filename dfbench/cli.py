@@ -293,9 +293,11 @@ def demo(detectors, output, leaderboard_root, as_json):
 
 
 # -- commands defined in their own modules (robustness grid, throughput protocol) ----------------
+from .bench import bench_command  # noqa: E402
 from .robustness import robustness_command  # noqa: E402
 
 cli.add_command(robustness_command)
+cli.add_command(bench_command)
 
 
 # -- issue #9: Hub weights, leaderboards, side-by-side comparison (dfbench/hub.py, leaderboard/, compare.py)

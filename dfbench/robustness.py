@@ -44,9 +44,24 @@ JSON_FILE = "robustness.json"
 PLOT_FILE = "robustness.png"
 CLEAN = "clean"
 CSV_COLUMNS = (
-    "type", "level", "auc", "ap", "eer", "acc", "auc_ci_low", "auc_ci_high", "frame_auc",
-    "relative_drop", "n_real", "n_fake", "videos", "videos_scored", "videos_failed", "frames",
-    "protocol_hash", "run_dir",
+    "type",
+    "level",
+    "auc",
+    "ap",
+    "eer",
+    "acc",
+    "auc_ci_low",
+    "auc_ci_high",
+    "frame_auc",
+    "relative_drop",
+    "n_real",
+    "n_fake",
+    "videos",
+    "videos_scored",
+    "videos_failed",
+    "frames",
+    "protocol_hash",
+    "run_dir",
 )
 
 
@@ -86,7 +101,9 @@ def parse_levels(text: str | Sequence[int] | None) -> list[int] | None:
     return sorted(levels)
 
 
-def corruption_grid(suite: str = "df1.0", levels: Sequence[int] | None = None) -> list[tuple[str, int]]:
+def corruption_grid(
+    suite: str = "df1.0", levels: Sequence[int] | None = None
+) -> list[tuple[str, int]]:
     """The (type, level) cells of ``suite`` (a suite tag, types and/or ``name:level`` items,
     comma-separated) restricted to ``levels``; order follows the suite, duplicates dropped."""
     from .corruptions import expand_corruption
@@ -110,11 +127,24 @@ def _row(name: str, level: int, result: dict[str, Any], run_dir: Path) -> dict[s
     c = result["counts"]
     ci = v.get("auc_ci95") or [None, None]
     return {
-        "type": name, "level": level, "auc": v.get("auc"), "ap": v.get("ap"), "eer": v.get("eer"),
-        "acc": v.get("acc"), "auc_ci_low": ci[0], "auc_ci_high": ci[1], "frame_auc": f.get("auc"),
-        "relative_drop": None, "n_real": v.get("n_real"), "n_fake": v.get("n_fake"), "videos": c.get("videos"),
-        "videos_scored": c.get("videos_scored"), "videos_failed": c.get("videos_failed"),
-        "frames": c.get("frames"), "protocol_hash": result.get("protocol_hash"), "run_dir": str(run_dir),
+        "type": name,
+        "level": level,
+        "auc": v.get("auc"),
+        "ap": v.get("ap"),
+        "eer": v.get("eer"),
+        "acc": v.get("acc"),
+        "auc_ci_low": ci[0],
+        "auc_ci_high": ci[1],
+        "frame_auc": f.get("auc"),
+        "relative_drop": None,
+        "n_real": v.get("n_real"),
+        "n_fake": v.get("n_fake"),
+        "videos": c.get("videos"),
+        "videos_scored": c.get("videos_scored"),
+        "videos_failed": c.get("videos_failed"),
+        "frames": c.get("frames"),
+        "protocol_hash": result.get("protocol_hash"),
+        "run_dir": str(run_dir),
     }
 
 
@@ -127,7 +157,9 @@ def _mean(values: list[Any]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def summarise(rows: list[dict[str, Any]], reference: dict[str, Any] | None = None) -> dict[str, Any]:
+def summarise(
+    rows: list[dict[str, Any]], reference: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Aggregates of a grid's rows (the clean row has type ``clean``); fills ``relative_drop``.
 
     Per-type mean = mean video AUC over that type's levels; overall mean = mean of the per-type
@@ -142,7 +174,9 @@ def summarise(rows: list[dict[str, Any]], reference: dict[str, Any] | None = Non
         if r["type"] == CLEAN:
             continue
         grid.setdefault(r["type"], {})[int(r["level"])] = r["auc"]
-        r["relative_drop"] = (clean - r["auc"]) / clean if _finite(clean) and clean and _finite(r["auc"]) else None
+        r["relative_drop"] = (
+            (clean - r["auc"]) / clean if _finite(clean) and clean and _finite(r["auc"]) else None
+        )
     per_type = {t: _mean(list(lv.values())) for t, lv in grid.items()}
     overall = _mean(list(per_type.values()))
 
@@ -151,22 +185,33 @@ def summarise(rows: list[dict[str, Any]], reference: dict[str, Any] | None = Non
 
     out: dict[str, Any] = {
         "metric": "video_auc",
-        "clean": {k: clean_row.get(k) for k in ("auc", "ap", "eer", "acc", "auc_ci_low", "auc_ci_high")}
-        if clean_row else None,
+        "clean": {
+            k: clean_row.get(k) for k in ("auc", "ap", "eer", "acc", "auc_ci_low", "auc_ci_high")
+        }
+        if clean_row
+        else None,
         "clean_auc": clean,
-        "robustness": {t: {str(lv): auc for lv, auc in sorted(levels.items())} for t, levels in grid.items()},
+        "robustness": {
+            t: {str(lv): auc for lv, auc in sorted(levels.items())} for t, levels in grid.items()
+        },
         "per_type_mean": per_type,
         "mean": overall,
         "relative_drop": drop(overall),
         "per_type_relative_drop": {t: drop(m) for t, m in per_type.items()},
-        "undefined": [f"{r['type']}:{r['level']}" for r in rows if r["type"] != CLEAN and not _finite(r["auc"])],
+        "undefined": [
+            f"{r['type']}:{r['level']}"
+            for r in rows
+            if r["type"] != CLEAN and not _finite(r["auc"])
+        ],
     }
     if reference is not None:
         out["reference"] = corruption_error(grid, reference)
     return out
 
 
-def corruption_error(grid: dict[str, dict[int, float | None]], reference: dict[str, Any]) -> dict[str, Any]:
+def corruption_error(
+    grid: dict[str, dict[int, float | None]], reference: dict[str, Any]
+) -> dict[str, Any]:
     """ImageNet-C-style corruption error against a reference detector's grid, error = 1 - AUC.
 
     ``CE_t = sum_l (1 - AUC_t,l) / sum_l (1 - AUCref_t,l)`` over the levels both grids have;
@@ -180,7 +225,11 @@ def corruption_error(grid: dict[str, dict[int, float | None]], reference: dict[s
         common = [lv for lv in levels if lv in ref and _finite(levels[lv]) and _finite(ref[lv])]
         den = sum(1.0 - ref[lv] for lv in common)
         per_type[t] = sum(1.0 - levels[lv] for lv in common) / den if common and den > 0 else None
-    return {"detector": (reference.get("detector") or {}).get("id"), "ce": per_type, "mce": _mean(list(per_type.values()))}
+    return {
+        "detector": (reference.get("detector") or {}).get("id"),
+        "ce": per_type,
+        "mce": _mean(list(per_type.values())),
+    }
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
@@ -201,8 +250,12 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
     rows = []
     with open(path, newline="") as fh:
         for r in csv.DictReader(fh):
-            rows.append({k: (v if k in text else None if v == "" else int(v) if k in ints else float(v))
-                         for k, v in r.items()})
+            rows.append(
+                {
+                    k: (v if k in text else None if v == "" else int(v) if k in ints else float(v))
+                    for k, v in r.items()
+                }
+            )
     return rows
 
 
@@ -221,8 +274,13 @@ def plot(summary: dict[str, Any], path: Path, title: str = "") -> Path:
             mean = summary["per_type_mean"].get(t)
             ax.plot(xs, ys, marker="o", label=f"{t} (mean {mean:.3f})" if mean is not None else t)
         if _finite(summary.get("clean_auc")):
-            ax.axhline(summary["clean_auc"], color="black", linestyle="--", linewidth=1,
-                       label=f"clean ({summary['clean_auc']:.3f})")
+            ax.axhline(
+                summary["clean_auc"],
+                color="black",
+                linestyle="--",
+                linewidth=1,
+                label=f"clean ({summary['clean_auc']:.3f})",
+            )
         all_levels = sorted({int(k) for lv in summary["robustness"].values() for k in lv})
         ax.set_xticks(all_levels)
         ax.set_xlabel("severity level")
@@ -281,20 +339,39 @@ def run_robustness(
     for name, _ in cells:
         reg.corruption(name)  # unknown or unregistered -> a clear error before any work
     # One detector object for the whole grid: weights load (and hash) once.
-    det = build_detector(detector, weights=weights, registry=reg) if isinstance(detector, str) else detector
+    det = (
+        build_detector(detector, weights=weights, registry=reg)
+        if isinstance(detector, str)
+        else detector
+    )
     ref = _load_reference(reference)
 
-    plan: list[tuple[str | None, int | None]] = ([(None, None)] if include_clean else []) + list(cells)
+    plan: list[tuple[str | None, int | None]] = ([(None, None)] if include_clean else []) + list(
+        cells
+    )
     rows: list[dict[str, Any]] = []
     header: dict[str, Any] | None = None
     for i, (name, level) in enumerate(plan, 1):
         run_dir = cell_dir(out, name, level)
-        log.info("robustness cell %d/%d: %s", i, len(plan), CLEAN if name is None else f"{name}:{level}")
-        result = evaluate(det, dataset, split=split, corruption=None if name is None else f"{name}:{level}",
-                          seed=seed, output=run_dir, corrupt_crops=corrupt_crops, progress=progress,
-                          registry=reg, **evaluate_kwargs)
+        log.info(
+            "robustness cell %d/%d: %s", i, len(plan), CLEAN if name is None else f"{name}:{level}"
+        )
+        result = evaluate(
+            det,
+            dataset,
+            split=split,
+            corruption=None if name is None else f"{name}:{level}",
+            seed=seed,
+            output=run_dir,
+            corrupt_crops=corrupt_crops,
+            progress=progress,
+            registry=reg,
+            **evaluate_kwargs,
+        )
         header = header or result
-        rows.append(_row(CLEAN if name is None else name, 0 if name is None else level, result, run_dir))
+        rows.append(
+            _row(CLEAN if name is None else name, 0 if name is None else level, result, run_dir)
+        )
 
     summary = summarise(rows, ref)
     det_block = dict(header["detector"]) if header else {}
@@ -312,7 +389,9 @@ def run_robustness(
     write_csv(rows, out / CSV_FILE)
     _atomic_write(out / JSON_FILE, doc)
     if make_plot and summary["robustness"]:
-        title = f"{det_block.get('id', '')} on {doc['dataset'].get('id')}/{split} ({doc['applied_to']})"
+        title = (
+            f"{det_block.get('id', '')} on {doc['dataset'].get('id')}/{split} ({doc['applied_to']})"
+        )
         plot(summary, out / PLOT_FILE, title=title)
     return {**doc, "output_dir": str(out)}
 
@@ -323,8 +402,10 @@ def _load_reference(reference: str | Path | dict | None) -> dict[str, Any] | Non
     p = Path(reference)
     p = p / JSON_FILE if p.is_dir() else p
     if not p.exists():
-        raise DfbenchError(f"--reference {reference}: no {JSON_FILE} there; pass the output directory of an earlier "
-                           "`dfbench robustness` run of the reference detector (or its robustness.json).")
+        raise DfbenchError(
+            f"--reference {reference}: no {JSON_FILE} there; pass the output directory of an earlier "
+            "`dfbench robustness` run of the reference detector (or its robustness.json)."
+        )
     return json.loads(p.read_text())
 
 
@@ -333,7 +414,9 @@ def load_robustness(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     p = p / JSON_FILE if p.is_dir() else p
     if not p.exists():
-        raise DfbenchError(f"no {JSON_FILE} in {path}: pass the --output directory of a finished `dfbench robustness`.")
+        raise DfbenchError(
+            f"no {JSON_FILE} in {path}: pass the --output directory of a finished `dfbench robustness`."
+        )
     return json.loads(p.read_text())
 
 
@@ -344,17 +427,29 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     def f(x: Any) -> str:
         return f"{x:.3f}" if _finite(x) else "  n/a"
 
-    head = f"{'type':<12} " + " ".join(f"{'L' + lv:>6}" for lv in levels) + f" {'mean':>6} {'drop':>7}"
-    lines = [f"detector  {doc['detector'].get('id')}  on {doc['dataset'].get('id')}/{doc['dataset'].get('split')}"
-             f"  corruptions on {doc['applied_to']}  seed {doc['seed']}",
-             f"clean     video AUC {f(doc.get('clean_auc'))}", "", head]
+    head = (
+        f"{'type':<12} " + " ".join(f"{'L' + lv:>6}" for lv in levels) + f" {'mean':>6} {'drop':>7}"
+    )
+    lines = [
+        f"detector  {doc['detector'].get('id')}  on {doc['dataset'].get('id')}/{doc['dataset'].get('split')}"
+        f"  corruptions on {doc['applied_to']}  seed {doc['seed']}",
+        f"clean     video AUC {f(doc.get('clean_auc'))}",
+        "",
+        head,
+    ]
     for t, lv in doc["robustness"].items():
         d = doc["per_type_relative_drop"].get(t)
-        lines.append(f"{t:<12} " + " ".join(f"{f(lv.get(x)):>6}" for x in levels)
-                     + f" {f(doc['per_type_mean'].get(t)):>6} {(f'{100 * d:6.1f}%') if _finite(d) else '   n/a':>7}")
+        lines.append(
+            f"{t:<12} "
+            + " ".join(f"{f(lv.get(x)):>6}" for x in levels)
+            + f" {f(doc['per_type_mean'].get(t)):>6} {(f'{100 * d:6.1f}%') if _finite(d) else '   n/a':>7}"
+        )
     d = doc.get("relative_drop")
-    lines.append(f"{'mean':<12} " + " ".join(" " * 6 for _ in levels)
-                 + f" {f(doc.get('mean')):>6} {(f'{100 * d:6.1f}%') if _finite(d) else '   n/a':>7}")
+    lines.append(
+        f"{'mean':<12} "
+        + " ".join(" " * 6 for _ in levels)
+        + f" {f(doc.get('mean')):>6} {(f'{100 * d:6.1f}%') if _finite(d) else '   n/a':>7}"
+    )
     if doc.get("reference"):
         lines.append(f"mCE vs {doc['reference'].get('detector')}: {f(doc['reference'].get('mce'))}")
     if doc.get("undefined"):
@@ -364,45 +459,125 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
 
 # -- command line ----------------------------------------------------------------------------------
 
+
 @click.command("robustness")
 @click.option("--detector", "-d", required=True, help="Detector id, e.g. laanet, recce_gf.demo.")
 @click.option("--dataset", "-s", required=True, help="Dataset id, e.g. ffpp_c23, demo.")
-@click.option("--suite", default="df1.0", show_default=True,
-              help="Suite tag (df1.0) or comma-separated types / NAME:LEVEL items, e.g. 'blur,noise'.")
+@click.option(
+    "--suite",
+    default="df1.0",
+    show_default=True,
+    help="Suite tag (df1.0) or comma-separated types / NAME:LEVEL items, e.g. 'blur,noise'.",
+)
 @click.option("--levels", default=None, help="Levels to run, e.g. '1-5' or '1,3,5' (default: all).")
-@click.option("--data-root", type=click.Path(file_okay=False), help="Where the dataset lives (else DFBENCH_<NAME>_ROOT).")
+@click.option(
+    "--data-root",
+    type=click.Path(file_okay=False),
+    help="Where the dataset lives (else DFBENCH_<NAME>_ROOT).",
+)
 @click.option("--split", default="test", show_default=True)
 @click.option("--methods", help="Comma-separated fake methods (FF++).")
-@click.option("--allow-partial", is_flag=True, help="Go on when counts differ from the official ones (recorded).")
-@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Extra dataset option (repeatable).")
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    help="Go on when counts differ from the official ones (recorded).",
+)
+@click.option(
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra dataset option (repeatable).",
+)
 @click.option("--weights", help="Weights directory or hf://ORG/NAME@REVISION.")
-@click.option("--corrupt-crops", is_flag=True,
-              help="Corrupt cached face crops instead of full frames (much faster; a different, recorded protocol).")
-@click.option("--reference", type=click.Path(exists=True),
-              help="robustness.json (or its directory) of a reference detector: adds an mCE-style ratio.")
+@click.option(
+    "--corrupt-crops",
+    is_flag=True,
+    help="Corrupt cached face crops instead of full frames (much faster; a different, recorded protocol).",
+)
+@click.option(
+    "--reference",
+    type=click.Path(exists=True),
+    help="robustness.json (or its directory) of a reference detector: adds an mCE-style ratio.",
+)
 @click.option("--limit", type=int, help="A stratified subset of N videos (quick checks).")
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "fp64"]), default="fp32", show_default=True)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16", "fp16", "fp64"]),
+    default="fp32",
+    show_default=True,
+)
 @click.option("--channels-last", is_flag=True)
-@click.option("--missing-face", type=click.Choice(["skip", "score_half", "fail"]), default="skip", show_default=True)
+@click.option(
+    "--missing-face",
+    type=click.Choice(["skip", "score_half", "fail"]),
+    default="skip",
+    show_default=True,
+)
 @click.option("--no-cache", is_flag=True, help="Do not read or write the crop cache.")
-@click.option("--seed", default=0, show_default=True, help="Run seed; corruption seeds derive from it per video.")
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    help="Run seed; corruption seeds derive from it per video.",
+)
 @click.option("--no-plot", is_flag=True, help="Skip robustness.png.")
-@click.option("--output", "-o", type=click.Path(file_okay=False), help="Output directory (re-run to resume).")
+@click.option(
+    "--output", "-o", type=click.Path(file_okay=False), help="Output directory (re-run to resume)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print robustness.json instead of the table.")
-def robustness_command(detector, dataset, suite, levels, data_root, split, methods, allow_partial, options, weights,
-                       corrupt_crops, reference, limit, batch_size, device, precision, channels_last, missing_face,
-                       no_cache, seed, no_plot, output, as_json):
+def robustness_command(
+    detector,
+    dataset,
+    suite,
+    levels,
+    data_root,
+    split,
+    methods,
+    allow_partial,
+    options,
+    weights,
+    corrupt_crops,
+    reference,
+    limit,
+    batch_size,
+    device,
+    precision,
+    channels_last,
+    missing_face,
+    no_cache,
+    seed,
+    no_plot,
+    output,
+    as_json,
+):
     """Clean + every (corruption type, level): CSV, summary JSON and an AUC-vs-level plot."""
     from .cli import dataset_options
 
     out = Path(output) if output else Path("runs") / "robustness" / f"{detector}-{dataset}-{split}"
     doc = run_robustness(
-        detector, dataset, out, suite=suite, levels=parse_levels(levels), split=split, seed=seed,
-        corrupt_crops=corrupt_crops, weights=weights, reference=reference, make_plot=not no_plot,
-        progress=not as_json, data_root=data_root, limit=limit, batch_size=batch_size, device=device,
-        precision=precision, channels_last=channels_last, missing_face=missing_face, use_cache=not no_cache,
+        detector,
+        dataset,
+        out,
+        suite=suite,
+        levels=parse_levels(levels),
+        split=split,
+        seed=seed,
+        corrupt_crops=corrupt_crops,
+        weights=weights,
+        reference=reference,
+        make_plot=not no_plot,
+        progress=not as_json,
+        data_root=data_root,
+        limit=limit,
+        batch_size=batch_size,
+        device=device,
+        precision=precision,
+        channels_last=channels_last,
+        missing_face=missing_face,
+        use_cache=not no_cache,
         dataset_options=dataset_options(methods, None, allow_partial, options),
     )
     if as_json:
@@ -410,4 +585,7 @@ def robustness_command(detector, dataset, suite, levels, data_root, split, metho
         return
     for line in summary_lines(doc):
         click.echo(line)
-    click.echo(f"written   {out / CSV_FILE}, {out / JSON_FILE}" + ("" if no_plot else f", {out / PLOT_FILE}"))
+    click.echo(
+        f"written   {out / CSV_FILE}, {out / JSON_FILE}"
+        + ("" if no_plot else f", {out / PLOT_FILE}")
+    )

@@ -1,0 +1,641 @@
+"""The throughput protocol (``dfbench bench``): what a detector costs, measured the same way for all.
+
+For one detector at its declared input (one frame crop or one clip):
+
+- ``params`` and ``gmacs``: parameters, and multiply-accumulates of one input from
+  :class:`torch.utils.flop_counter.FlopCounterMode` (FLOPs / 2; convolutions and matrix products,
+  which dominate every detector we ship), plus ``gmacs_per_video`` under the detector's protocol
+  (units per video x the flip-test multiplier);
+- ``latency_ms``: p50 / p95 of a batch of 1 (fp32, eager, warmed up);
+- ``throughput``: units/s at ``batch_size`` for each precision the device supports (fp32 always;
+  bf16 / fp16 where the device has fast kernels) with channels_last off and on (frame detectors),
+  and optionally torch.compile of the fastest configuration;
+- ``peak_memory_mb``: peak RSS above the pre-benchmark baseline, sampled while the model runs
+  (on CUDA: ``torch.cuda.max_memory_allocated``);
+- ``end_to_end``: videos/s through the real evaluation pipeline (decode + face detection + crops +
+  model, with the detector's frame sampling and flip test) on a generated 10-s 640x360 talking-head
+  video, or on ``video=PATH``.
+
+Model timings go through :class:`dfbench.pipeline.ModelStage`, the object the runner scores with,
+so the figures are those of ``dfbench run`` at the same settings. Each configuration runs on its
+own copy of the detector because precision and memory-format changes are made in place.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import DfbenchError
+
+log = logging.getLogger(__name__)
+
+BENCH_SCHEMA_VERSION = 1
+ALL_PRECISIONS = ("fp32", "bf16", "fp16")
+E2E_SECONDS, E2E_SIZE, E2E_FPS = 10, (640, 360), 25
+
+
+def supported_precisions(device: str = "cpu") -> dict[str, str | None]:
+    """``{precision: None if usable else why not}`` for autocast on ``device``.
+
+    On CPU, bf16/fp16 count as supported only when oneDNN has native kernels for them (AVX-512
+    bf16/AMX, AVX-512 fp16/AMX-fp16); elsewhere autocast falls back to emulation that is slower
+    than fp32, which would only mislead a reader of the table.
+    """
+    import torch
+
+    dev = torch.device(device)
+    out: dict[str, str | None] = {"fp32": None, "bf16": None, "fp16": None}
+    if dev.type == "cuda":
+        if not torch.cuda.is_bf16_supported():
+            out["bf16"] = "this GPU has no bf16 support"
+        return out
+    if dev.type == "cpu":
+        mk = torch.ops.mkldnn
+        if not (hasattr(mk, "_is_mkldnn_bf16_supported") and mk._is_mkldnn_bf16_supported()):
+            out["bf16"] = "no native bf16 kernels on this CPU (needs AVX-512 bf16 or AMX)"
+        if not (hasattr(mk, "_is_mkldnn_fp16_supported") and mk._is_mkldnn_fp16_supported()):
+            out["fp16"] = "no native fp16 kernels on this CPU (needs AVX-512 fp16 or AMX-fp16)"
+        return out
+    out["bf16"] = out["fp16"] = f"not measured on {dev.type}"
+    return out
+
+
+def count_macs(detector: Any, batch: int = 1) -> float:
+    """Multiply-accumulates of ``detector`` on ``batch`` inputs of its declared shape (FLOPs / 2)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = detector.example_input(batch=batch, seed=0).to(detector.device)
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        detector(x)
+    return counter.get_total_flops() / 2.0
+
+
+class _PeakRSS:
+    """Samples this process's RSS in a thread: the peak above the baseline taken at start."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        import psutil
+
+        self._proc, self._interval = psutil.Process(), interval
+        self.baseline = self.peak = self._proc.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dfbench-rss", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._proc.memory_info().rss)
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> _PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._proc.memory_info().rss)
+
+    @property
+    def delta_mb(self) -> float:
+        return (self.peak - self.baseline) / 2**20
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values, dtype=np.float64), q))
+
+
+def _sync(device: Any) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time_stage(stage: Any, units: Any, warmup: int, iters: int) -> list[float]:
+    """Seconds per call of ``stage.logits(units)`` after ``warmup`` untimed calls."""
+    for _ in range(max(0, warmup)):
+        stage.logits(units)
+    _sync(stage.device)
+    times = []
+    for _ in range(max(1, iters)):
+        t0 = time.perf_counter()
+        stage.logits(units)
+        _sync(stage.device)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _units(detector: Any, batch: int):
+    return detector.example_input(batch=batch, seed=1).numpy()
+
+
+def _model_stage(detector: Any, **kw: Any):
+    from .pipeline import ModelStage
+
+    # A fresh copy per configuration: ModelStage converts dtype / memory format in place.
+    return ModelStage(copy.deepcopy(detector), flip_test=False, **kw)
+
+
+def measure_config(
+    detector: Any,
+    *,
+    precision: str,
+    channels_last: bool,
+    batch_size: int,
+    device: str = "cpu",
+    compile: bool = False,
+    warmup: int = 2,
+    iters: int = 10,
+) -> dict[str, Any]:
+    """Model-only throughput of one (precision, channels_last, compile) configuration."""
+    import torch
+
+    units = _units(detector, batch_size)
+    if torch.device(device).type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t0 = time.perf_counter()
+    with _PeakRSS() as mem:
+        stage = _model_stage(
+            detector,
+            device=device,
+            precision=precision,
+            channels_last=channels_last,
+            batch_size=batch_size,
+            compile=compile,
+        )
+        if compile:
+            stage.logits(units)  # the first call compiles; timed separately
+        setup_s = time.perf_counter() - t0
+        times = _time_stage(stage, units, warmup, iters)
+    median = _percentile(times, 50)
+    row = {
+        "precision": precision,
+        "channels_last": bool(stage.channels_last),
+        "compile": compile,
+        "batch_size": batch_size,
+        "units_per_s": batch_size / median if median > 0 else None,
+        "ms_per_batch_p50": 1000 * median,
+        "ms_per_batch_p95": 1000 * _percentile(times, 95),
+        "iters": len(times),
+        "peak_rss_delta_mb": round(mem.delta_mb, 1),
+    }
+    if compile:
+        row["compile_s"] = round(setup_s, 2)
+    if torch.device(device).type == "cuda":
+        row["cuda_max_allocated_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    del stage
+    return row
+
+
+def measure_latency(
+    detector: Any, *, device: str = "cpu", warmup: int = 3, iters: int = 20
+) -> dict[str, Any]:
+    """p50 / p95 latency of one unit (batch 1), fp32, eager."""
+    stage = _model_stage(detector, device=device, precision="fp32", batch_size=1)
+    times = _time_stage(stage, _units(detector, 1), warmup, iters)
+    return {
+        "batch_size": 1,
+        "precision": "fp32",
+        "p50": 1000 * _percentile(times, 50),
+        "p95": 1000 * _percentile(times, 95),
+        "iters": len(times),
+    }
+
+
+def generated_video(
+    folder: str | Path,
+    seconds: int = E2E_SECONDS,
+    size: tuple[int, int] = E2E_SIZE,
+    fps: int = E2E_FPS,
+) -> Path:
+    """A talking-head H.264 video (the face-pipeline benchmark's workload); reused when present."""
+    from .media.synthetic import face_frames, write_video
+
+    path = Path(folder) / f"talking_head_{seconds}s_{size[0]}x{size[1]}.mp4"
+    if not path.exists():
+        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        write_video(
+            tmp,
+            face_frames(seconds * fps, size[0], size[1], motion=0.3, seed=7),
+            fps=fps,
+            codec="h264",
+        )
+        tmp.replace(path)
+    return path
+
+
+def measure_end_to_end(
+    detector: Any,
+    video: str | Path,
+    *,
+    device: str = "cpu",
+    precision: str = "fp32",
+    channels_last: bool = False,
+    batch_size: int = 16,
+    repeats: int = 1,
+    registry: Any = None,
+) -> dict[str, Any]:
+    """Videos/s through decode + faces + model on ``video``, with the detector's protocol."""
+    from .media.decode import probe, read_frames
+    from .pipeline import FaceStage
+    from .registry import get_registry
+    from .specs import VideoItem, load_object
+
+    reg = registry or get_registry()
+    spec = detector.input_spec
+    cropper_spec = reg.cropper(spec.cropper)
+    settings = {**cropper_spec.defaults, **dict(spec.crop_settings)}
+    cropper = load_object(cropper_spec.factory)(**settings)
+    face = FaceStage(spec, cropper)
+    model = _model_stage(
+        detector,
+        device=device,
+        precision=precision,
+        channels_last=channels_last,
+        batch_size=batch_size,
+    )
+    model.flip_test = spec.flip_test  # end to end means the full protocol, flip test included
+    item = VideoItem(key="bench/0/real/video", label=0, method="real", path=str(video))
+    info = probe(video)
+    # Load the face models (dlib files, first-call allocations) outside the timed region.
+    try:
+        cropper(read_frames(video, [0]), spec.size)
+    except Exception:  # best effort: the timed run reports real failures
+        log.debug("cropper warm-up failed", exc_info=True)
+    runs = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        pv = face.prepare(item)
+        if pv.failure:
+            raise DfbenchError(
+                f"end-to-end benchmark: {video}: {pv.failure}; pass --video with a face video"
+            )
+        t1 = time.perf_counter()
+        model.logits(pv.units)
+        _sync(model.device)
+        t2 = time.perf_counter()
+        runs.append(
+            {
+                "total": t2 - t0,
+                "decode": pv.timing["decode"],
+                "faces": pv.timing["faces"],
+                "model": t2 - t1,
+                "units": len(pv.units),
+            }
+        )
+    best = min(runs, key=lambda r: r["total"])
+    return {
+        "video": str(video),
+        "frames_in_video": info.n_frames,
+        "resolution": [info.width, info.height],
+        "units": best["units"],
+        "unit": spec.unit,
+        "flip_test": spec.flip_test,
+        "precision": precision,
+        "channels_last": bool(model.channels_last),
+        "cropper": spec.cropper,
+        "repeats": len(runs),
+        "videos_per_s": 1.0 / best["total"],
+        "videos_per_min": 60.0 / best["total"],
+        "seconds": {k: round(best[k], 4) for k in ("decode", "faces", "model", "total")},
+    }
+
+
+def bench_detector(
+    detector: Any,
+    *,
+    weights: str | None = None,
+    batch_size: int = 8,
+    precisions: Sequence[str] | None = None,
+    channels_last: Sequence[bool] = (False, True),
+    compile: bool = False,
+    device: str = "cpu",
+    warmup: int = 2,
+    iters: int = 10,
+    latency_iters: int = 20,
+    end_to_end: bool = True,
+    video: str | Path | None = None,
+    video_dir: str | Path | None = None,
+    e2e_repeats: int = 1,
+    registry: Any = None,
+) -> dict[str, Any]:
+    """Run the throughput protocol on ``detector`` (an id or a built detector); returns the JSON dict.
+
+    ``precisions=None`` measures fp32 and every precision :func:`supported_precisions` allows on
+    ``device``; precisions given explicitly are measured even where slow (and marked). Without
+    ``video`` the end-to-end figure uses a generated 10-s 640x360 video, written once into
+    ``video_dir`` (default: a temporary directory).
+    """
+    import torch
+
+    from .build import build_detector, detector_id_of
+    from .pipeline import PRECISIONS
+    from .registry import get_registry
+    from .runner import environment
+
+    reg = registry or get_registry()
+    det = (
+        build_detector(detector, weights=weights, registry=reg)
+        if isinstance(detector, str)
+        else detector
+    )
+    det = det.eval().to(device)
+    spec = det.input_spec
+    support = supported_precisions(device)
+    if precisions is None:
+        chosen = [p for p in ALL_PRECISIONS if support[p] is None]
+    else:
+        chosen = list(dict.fromkeys(precisions))
+        bad = [p for p in chosen if p not in PRECISIONS]
+        if bad:
+            raise DfbenchError(f"--precisions: unknown {bad}; choose from {', '.join(PRECISIONS)}")
+    layouts = sorted(set(channels_last)) if spec.unit == "frame" else [False]
+
+    macs = count_macs(det)
+    params = sum(p.numel() for p in det.parameters())
+    units_per_video = spec.frames_per_video if spec.unit == "frame" else None
+    tta = 2 if spec.flip_test else 1
+    latency = measure_latency(det, device=device, iters=latency_iters)
+    rows = []
+    for prec in chosen:
+        for cl in layouts:
+            row = measure_config(
+                det,
+                precision=prec,
+                channels_last=cl,
+                batch_size=batch_size,
+                device=device,
+                warmup=warmup,
+                iters=iters,
+            )
+            if support.get(prec):
+                row["note"] = support[prec]
+            rows.append(row)
+            log.info(
+                "%s %s channels_last=%s: %.2f units/s",
+                detector_id_of(det) if hasattr(det, "spec") else "",
+                prec,
+                cl,
+                row["units_per_s"] or 0,
+            )
+    best = max(rows, key=lambda r: r["units_per_s"] or 0.0)
+    if compile:
+        crow = measure_config(
+            det,
+            precision=best["precision"],
+            channels_last=best["channels_last"],
+            batch_size=batch_size,
+            device=device,
+            compile=True,
+            warmup=warmup,
+            iters=iters,
+        )
+        rows.append(crow)
+        best = max(rows, key=lambda r: r["units_per_s"] or 0.0)
+
+    e2e = None
+    if end_to_end:
+        with tempfile.TemporaryDirectory(prefix="dfbench-bench-") as tmp:
+            path = Path(video) if video else generated_video(video_dir or tmp)
+            e2e = measure_end_to_end(
+                det,
+                path,
+                device=device,
+                precision=best["precision"],
+                channels_last=best["channels_last"],
+                batch_size=batch_size,
+                repeats=e2e_repeats,
+                registry=reg,
+            )
+            if video is None:
+                e2e["video"] = (
+                    f"generated {E2E_SECONDS}-s {E2E_SIZE[0]}x{E2E_SIZE[1]} talking head (H.264)"
+                )
+        if units_per_video is None:
+            units_per_video = e2e["units"]
+    peak = max(r["peak_rss_delta_mb"] for r in rows)
+    det_block = {
+        "id": detector_id_of(det) if hasattr(det, "spec") else type(det).__name__,
+        "family": getattr(getattr(det, "spec", None), "name", None),
+        "variant": getattr(getattr(det, "variant", None), "name", None),
+        "trained": bool(getattr(det, "trained", False)),
+    }
+    result = {
+        "schema_version": BENCH_SCHEMA_VERSION,
+        "detector": det_block,
+        "input": {
+            "unit": spec.unit,
+            "size": spec.size,
+            "channels": spec.channels,
+            "clip_length": spec.clip_length,
+            "frames_per_video": spec.frames_per_video,
+            "flip_test": spec.flip_test,
+        },
+        "device": device,
+        "threads": torch.get_num_threads(),
+        "params": int(params),
+        "params_m": round(params / 1e6, 3),
+        "gmacs": macs / 1e9,
+        "gmacs_per_video": (macs / 1e9) * units_per_video * tta if units_per_video else None,
+        "flip_multiplier": tta,
+        "latency_ms": latency,
+        "throughput": rows,
+        "best": {
+            k: best[k]
+            for k in ("precision", "channels_last", "compile", "batch_size", "units_per_s")
+        },
+        "precision_support": support,
+        "peak_memory_mb": {"rss_delta": peak}
+        | (
+            {"cuda_max_allocated": max(r.get("cuda_max_allocated_mb", 0) for r in rows)}
+            if torch.device(device).type == "cuda"
+            else {}
+        ),
+        "end_to_end": e2e,
+        "env": environment(device),
+    }
+    result["summary"] = {
+        "params_m": result["params_m"],
+        "gmacs": round(result["gmacs"], 4),
+        "latency_ms_p50": round(latency["p50"], 3),
+        "latency_ms_p95": round(latency["p95"], 3),
+        "units_per_s": round(best["units_per_s"], 3) if best["units_per_s"] else None,
+        "best_config": f"{best['precision']}{' + channels_last' if best['channels_last'] else ''}"
+        f"{' + compile' if best['compile'] else ''} @ batch {batch_size}",
+        "videos_per_s": round(e2e["videos_per_s"], 4) if e2e else None,
+        "peak_rss_delta_mb": peak,
+    }
+    return result
+
+
+def summary_lines(res: dict[str, Any]) -> list[str]:
+    s, d = res["summary"], res["detector"]
+    unit = res["input"]["unit"]
+    lines = [
+        f"{d['id']}: {s['params_m']:.2f} M params, {res['gmacs']:.3f} GMACs/{unit}"
+        + (f", {res['gmacs_per_video']:.1f} GMACs/video" if res.get("gmacs_per_video") else ""),
+        f"  latency batch 1 fp32: p50 {s['latency_ms_p50']:.1f} ms, p95 {s['latency_ms_p95']:.1f} ms",
+    ]
+    for r in res["throughput"]:
+        tag = f"{r['precision']}{' cl' if r['channels_last'] else ''}{' compile' if r['compile'] else ''}"
+        note = f"  ({r['note']})" if r.get("note") else ""
+        lines.append(
+            f"  {tag:<16} {r['units_per_s']:9.2f} {unit}s/s @ batch {r['batch_size']}, "
+            f"peak RSS +{r['peak_rss_delta_mb']:.0f} MB{note}"
+        )
+    e = res.get("end_to_end")
+    if e:
+        sec = e["seconds"]
+        lines.append(
+            f"  end to end: {e['videos_per_s']:.3f} videos/s ({e['videos_per_min']:.1f}/min; decode "
+            f"{sec['decode']:.2f} s, faces {sec['faces']:.2f} s, model {sec['model']:.2f} s; "
+            f"{e['units']} {unit}s, {e['precision']})"
+        )
+    return lines
+
+
+# -- command line ----------------------------------------------------------------------------------
+
+
+def _expand_detectors(names: Sequence[str]) -> list[str]:
+    from .registry import get_registry
+
+    out: list[str] = []
+    for n in names:
+        if n == "all":
+            out += sorted(get_registry().detectors)  # each family's default variant
+        elif n.startswith("all:"):
+            variant = n.split(":", 1)[1]
+            out += [
+                f"{f}_{variant}"
+                for f, s in sorted(get_registry().detectors.items())
+                if variant in {v.name for v in s.variants}
+            ]
+        else:
+            out.append(n)
+    return list(dict.fromkeys(out))
+
+
+@click.command("bench")
+@click.option(
+    "--detector",
+    "-d",
+    "detectors",
+    required=True,
+    multiple=True,
+    help="Detector id (repeatable); 'all' = every installed family, 'all:test' = their test variants.",
+)
+@click.option(
+    "--weights", help="Weights directory or hf://ORG/NAME@REVISION (speed does not depend on them)."
+)
+@click.option(
+    "--batch-size", default=8, show_default=True, help="Batch size of the throughput runs."
+)
+@click.option(
+    "--precisions",
+    help="Comma-separated, e.g. fp32,bf16 (default: fp32 + what the device runs natively).",
+)
+@click.option(
+    "--channels-last", type=click.Choice(["both", "on", "off"]), default="both", show_default=True
+)
+@click.option(
+    "--compile",
+    "compile_",
+    is_flag=True,
+    help="Also time torch.compile of the fastest configuration.",
+)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--threads", type=int, help="torch intra-op threads (default: torch's choice).")
+@click.option("--iters", default=10, show_default=True, help="Timed batches per configuration.")
+@click.option("--warmup", default=2, show_default=True, help="Untimed batches per configuration.")
+@click.option(
+    "--latency-iters",
+    default=20,
+    show_default=True,
+    help="Timed batch-1 calls for the latency percentiles.",
+)
+@click.option(
+    "--video",
+    type=click.Path(exists=True),
+    help="Video for the end-to-end figure (default: generated 10-s 640x360).",
+)
+@click.option(
+    "--no-e2e", is_flag=True, help="Skip the end-to-end (decode + faces + model) measurement."
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write the JSON here (default: print it).",
+)
+def bench_command(
+    detectors,
+    weights,
+    batch_size,
+    precisions,
+    channels_last,
+    compile_,
+    device,
+    threads,
+    iters,
+    warmup,
+    latency_iters,
+    video,
+    no_e2e,
+    output,
+):
+    """Params, GMACs, latency, throughput per precision/layout, peak memory and end-to-end videos/s."""
+    import json
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    layouts = {"both": (False, True), "on": (True,), "off": (False,)}[channels_last]
+    precs = [p.strip() for p in precisions.split(",") if p.strip()] if precisions else None
+    ids = _expand_detectors(detectors)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="dfbench-bench-") as tmp:
+        for det_id in ids:
+            results.append(
+                bench_detector(
+                    det_id,
+                    weights=weights,
+                    batch_size=batch_size,
+                    precisions=precs,
+                    channels_last=layouts,
+                    compile=compile_,
+                    device=device,
+                    warmup=warmup,
+                    iters=iters,
+                    latency_iters=latency_iters,
+                    end_to_end=not no_e2e,
+                    video=video,
+                    video_dir=tmp,
+                )
+            )
+    doc: Any = results[0] if len(results) == 1 else results
+    text = json.dumps(doc, indent=2, default=str)
+    if not output:
+        click.echo(text)
+        return
+    from .weights import atomic_write_bytes
+
+    atomic_write_bytes(output, (text + "\n").encode())
+    for res in results:
+        for line in summary_lines(res):
+            click.echo(line)
+    click.echo(f"written   {output}")

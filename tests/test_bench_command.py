@@ -1,0 +1,166 @@
+"""``dfbench bench``: the throughput protocol's figures and JSON, on tiny ``test`` variants.
+
+Speeds are never asserted (the machines are shared); these tests check that every figure is
+measured, is consistent with the others and lands in the JSON the leaderboard reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from dfbench.bench import bench_detector, count_macs, summary_lines, supported_precisions
+from dfbench.detector import Detector
+from dfbench.specs import InputSpec
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _conv_detector(size: int = 16) -> Detector:
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, bias=False), torch.nn.Flatten(), torch.nn.Linear(4 * 14 * 14, 1)
+    )
+    return Detector(
+        net, InputSpec(unit="frame", size=size, cropper="dlib_align", frames_per_video=4)
+    )
+
+
+def test_macs_are_counted_exactly_for_conv_and_linear():
+    det = _conv_detector().eval()
+    conv = 4 * 3 * 3 * 3 * 14 * 14
+    linear = 4 * 14 * 14 * 1
+    assert count_macs(det) == pytest.approx(conv + linear)
+    assert count_macs(det, batch=3) == pytest.approx(3 * (conv + linear))
+
+
+def test_precision_support_on_cpu_always_has_fp32():
+    sup = supported_precisions("cpu")
+    assert set(sup) == {"fp32", "bf16", "fp16"} and sup["fp32"] is None
+    for p in ("bf16", "fp16"):
+        assert sup[p] is None or "CPU" in sup[p]
+
+
+def test_bench_of_a_built_detector_object():
+    det = _conv_detector()
+    res = bench_detector(
+        det, batch_size=4, precisions=["fp32"], iters=2, warmup=0, latency_iters=3, end_to_end=False
+    )
+    assert res["params"] == sum(p.numel() for p in det.parameters())
+    assert res["gmacs"] == pytest.approx(count_macs(det.eval()) / 1e9)
+    # Frame detector: 4 frames per video, no flip test.
+    assert res["gmacs_per_video"] == pytest.approx(4 * res["gmacs"]) and res["flip_multiplier"] == 1
+    assert [(r["precision"], r["channels_last"]) for r in res["throughput"]] == [
+        ("fp32", False),
+        ("fp32", True),
+    ]
+    for r in res["throughput"]:
+        assert r["units_per_s"] > 0 and r["iters"] == 2 and r["batch_size"] == 4
+        assert r["ms_per_batch_p95"] >= r["ms_per_batch_p50"] > 0
+        assert r["units_per_s"] == pytest.approx(4000 / r["ms_per_batch_p50"])
+    lat = res["latency_ms"]
+    assert lat["batch_size"] == 1 and lat["p95"] >= lat["p50"] > 0 and lat["iters"] == 3
+    assert res["best"]["units_per_s"] == max(r["units_per_s"] for r in res["throughput"])
+    assert res["end_to_end"] is None and res["summary"]["videos_per_s"] is None
+    assert res["peak_memory_mb"]["rss_delta"] >= 0
+    # The benchmark must leave the caller's detector as it was (configs run on copies).
+    assert det.param_dtype == torch.float32
+    json.dumps(res)  # serialisable as is
+
+
+def test_unknown_precision_is_refused():
+    from dfbench.errors import DfbenchError
+
+    with pytest.raises(DfbenchError, match="fp8"):
+        bench_detector(_conv_detector(), precisions=["fp8"], end_to_end=False)
+
+
+def test_cli_bench_every_installed_detector_test_variant(tmp_path):
+    """`dfbench bench -d all:test` covers every installed detector family (model-only figures)."""
+    from dfbench.cli import cli
+    from dfbench.registry import get_registry
+
+    families = sorted(
+        f for f, s in get_registry().detectors.items() if "test" in {v.name for v in s.variants}
+    )
+    assert families, "no detector plugin installed"
+    out = tmp_path / "bench.json"
+    res = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            "-d",
+            "all:test",
+            "--no-e2e",
+            "--iters",
+            "1",
+            "--warmup",
+            "0",
+            "--latency-iters",
+            "2",
+            "--batch-size",
+            "2",
+            "-o",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output[-3000:]
+    docs = json.loads(out.read_text())
+    docs = docs if isinstance(docs, list) else [docs]
+    assert [d["detector"]["family"] for d in docs] == families
+    native = [p for p, why in supported_precisions("cpu").items() if why is None]
+    for d in docs:
+        assert d["params"] > 0 and d["gmacs"] > 0, d["detector"]["id"]
+        layouts = [False, True] if d["input"]["unit"] == "frame" else [False]
+        assert [(r["precision"], r["channels_last"]) for r in d["throughput"]] == [
+            (p, cl) for p in native for cl in layouts
+        ]
+        assert d["summary"]["units_per_s"] > 0 and d["env"]["torch"] == torch.__version__
+        assert d["detector"]["id"] in res.output  # the table is printed when writing to a file
+
+
+def test_cli_end_to_end_on_a_given_video_prints_json(tmp_path, monkeypatch):
+    from dfbench.cli import cli
+    from dfbench.media.synthetic import face_frames, write_video
+    from dfbench.registry import get_registry
+
+    monkeypatch.setenv("DFBENCH_EXTRA_PLUGINS", "dfbench.testing:TESTING_PLUGIN")
+    get_registry(refresh=True)
+    try:
+        video = write_video(tmp_path / "v.mp4", face_frames(20, 320, 240, seed=1), codec="h264")
+        res = CliRunner().invoke(
+            cli,
+            [
+                "bench",
+                "-d",
+                "oracle",
+                "--video",
+                str(video),
+                "--precisions",
+                "fp32",
+                "--channels-last",
+                "off",
+                "--iters",
+                "1",
+                "--warmup",
+                "0",
+                "--latency-iters",
+                "2",
+            ],
+        )
+    finally:
+        monkeypatch.delenv("DFBENCH_EXTRA_PLUGINS")
+        get_registry(refresh=True)
+    assert res.exit_code == 0, res.output[-3000:]
+    doc = json.loads(res.stdout)
+    e = doc["end_to_end"]
+    assert e["video"] == str(video) and e["frames_in_video"] == 20 and e["resolution"] == [320, 240]
+    assert e["units"] == 4  # the oracle's protocol: 4 evenly spaced frames, each with a face
+    assert e["videos_per_s"] > 0 and e["seconds"]["faces"] > 0 and e["seconds"]["decode"] > 0
+    assert e["seconds"]["total"] >= e["seconds"]["faces"] + e["seconds"]["model"] - 1e-6
+    assert doc["summary"]["videos_per_s"] == pytest.approx(e["videos_per_s"], rel=1e-3)
+    assert [(r["precision"], r["channels_last"]) for r in doc["throughput"]] == [("fp32", False)]
+    assert any("end to end" in line for line in summary_lines(doc))
