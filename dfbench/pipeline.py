@@ -49,7 +49,7 @@ class PreparedVideo:
     n_frames: int = 0
     n_missing_faces: int = 0
     failure: str | None = None
-    timing: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "faces": 0.0})
+    timing: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "faces": 0.0, "cache_hits": 0})
 
 
 @dataclass
@@ -140,6 +140,7 @@ class FaceStage:
         if use_cache:
             hit = self.cache.get(item.key)
             if hit is not None:
+                timing["cache_hits"] += 1
                 indices, faces = hit
                 return indices, faces
         t0 = time.perf_counter()

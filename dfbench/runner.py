@@ -195,12 +195,14 @@ def evaluate(
     model_stage = ModelStage(det, device=device, precision=precision, channels_last=channels_last,
                              flip_test=input_spec.flip_test, batch_size=batch_size, compile=compile)
     timing = {"decode": 0.0, "faces": 0.0, "model": 0.0}
+    cache_hits = 0
     n_units = 0
     bar = _progress(len(items), len(items) - len(pending), f"{det_id} on {ds_spec.name}/{split}", progress)
     t_loop = time.perf_counter()
     with open(out / PARTIAL_FILE, "a", encoding="utf-8") as sink:
         for pv in prefetch(face_stage, pending):
             rec = _score(pv, model_stage, timing)
+            cache_hits += int(pv.timing.get("cache_hits", 0))
             n_units += len(rec.get("logits", []))
             sink.write(json.dumps(rec) + "\n")
             sink.flush()
@@ -221,6 +223,7 @@ def evaluate(
         "seconds": {k: round(v, 3) for k, v in timing.items()} | {"wall": round(wall, 3),
                                                                 "total": round(time.perf_counter() - t_start, 3)},
         "videos_timed": len(pending),
+        "crop_cache_hits": cache_hits,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "unit": input_spec.unit,
         "batch_size": batch_size,

@@ -9,7 +9,6 @@ implementation, and the library must match them pixel for pixel.
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import random
 import subprocess
@@ -50,59 +49,56 @@ FRAME_TYPES = ["CS", "CC", "BW", "GNC", "GB", "JPEG"]
 ALL_NAMES = sorted(C.BUILTIN)
 
 
-# -- the reference (official procedure on BGR frames, global RNG state) ---------------------------
-def ref_to_ycbcr(img):
-    img = img.astype(np.float32)
-    ycrcb = cv2.cvtColor(img, cv2.COLOR_BGR2YCrCb)
-    ycbcr = ycrcb[:, :, (0, 2, 1)].astype(np.float32)
-    ycbcr[:, :, 0] = (ycbcr[:, :, 0] * (235 - 16) + 16) / 255.0
-    ycbcr[:, :, 1:] = (ycbcr[:, :, 1:] * (240 - 16) + 16) / 255.0
-    return ycbcr
+# -- the reference: the procedure of shared/reference/corruptions.md, stated as plainly as we can --
+# (BGR frames, Python's and numpy's *global* RNGs, float32 OpenCV colour conversion), independent of
+# dfbench.corruptions so that agreement checks the product code against the written semantics.
+_MAP = np.array([219.0, 224.0, 224.0], np.float32)  # Y spans 16..235, chroma 16..240
 
 
-def ref_to_bgr(ycbcr):
-    ycbcr = ycbcr.astype(np.float32)
-    ycbcr[:, :, 0] = (ycbcr[:, :, 0] * 255.0 - 16) / (235 - 16)
-    ycbcr[:, :, 1:] = (ycbcr[:, :, 1:] * 255.0 - 16) / (240 - 16)
-    ycrcb = ycbcr[:, :, (0, 2, 1)].astype(np.float32)
+def _bgr_to_mapped_ycbcr(bgr):
+    ycrcb = cv2.cvtColor(bgr.astype(np.float32), cv2.COLOR_BGR2YCrCb)
+    y_cb_cr = np.stack([ycrcb[..., 0], ycrcb[..., 2], ycrcb[..., 1]], axis=-1)
+    return (y_cb_cr * _MAP + 16) / 255.0
+
+
+def _mapped_ycbcr_to_bgr(mapped):
+    y_cb_cr = (mapped.astype(np.float32) * 255.0 - 16) / _MAP
+    ycrcb = np.stack([y_cb_cr[..., 0], y_cb_cr[..., 2], y_cb_cr[..., 1]], axis=-1).astype(np.float32)
     return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2BGR)
 
 
-def ref_cs(img, p):
-    ycbcr = ref_to_ycbcr(img)
-    ycbcr[:, :, 1] = 0.5 + (ycbcr[:, :, 1] - 0.5) * p
-    ycbcr[:, :, 2] = 0.5 + (ycbcr[:, :, 2] - 0.5) * p
-    return ref_to_bgr(ycbcr).astype(np.uint8)
+def ref_cs(bgr, factor):
+    m = _bgr_to_mapped_ycbcr(bgr)
+    m[..., 1:] = 0.5 + (m[..., 1:] - 0.5) * factor
+    return _mapped_ycbcr_to_bgr(m).astype(np.uint8)  # truncation, no rounding
 
 
-def ref_cc(img, p):
-    return (img.astype(np.float32) * p).astype(np.uint8)
+def ref_cc(bgr, factor):
+    return (bgr.astype(np.float32) * factor).astype(np.uint8)
 
 
-def ref_bw(img, p):  # in place, like the official function
-    n = min(img.shape[0], img.shape[1]) // 256 * p
-    for _ in range(n):
-        r_w = random.randint(0, img.shape[1] - 1 - 8)
-        r_h = random.randint(0, img.shape[0] - 1 - 8)
-        img[r_h : r_h + 8, r_w : r_w + 8, :] = np.ones((8, 8, 3), dtype=int) * 128
-    return img
+def ref_bw(bgr, per_256px):  # modifies its argument, as the notes say the official one does
+    h, w = bgr.shape[:2]
+    for _ in range(min(h, w) // 256 * per_256px):
+        x0 = random.randint(0, w - 9)  # column first, inclusive bounds
+        y0 = random.randint(0, h - 9)
+        bgr[y0 : y0 + 8, x0 : x0 + 8] = 128
+    return bgr
 
 
-def ref_gnc(img, p):
-    y = ref_to_ycbcr(img) / 255
-    h, w, c = y.shape
-    b = (y + math.sqrt(p) * np.random.randn(h, w, c)) * 255
-    return np.clip(ref_to_bgr(b), 0, 255).astype(np.uint8)
+def ref_gnc(bgr, variance):
+    m = _bgr_to_mapped_ycbcr(bgr) / 255
+    noisy = (m + np.sqrt(variance) * np.random.randn(*m.shape)) * 255
+    return np.clip(_mapped_ycbcr_to_bgr(noisy), 0, 255).astype(np.uint8)
 
 
-def ref_gb(img, p):
-    return cv2.GaussianBlur(img, (p, p), p * 1.0 / 6)
+def ref_gb(bgr, k):
+    return cv2.GaussianBlur(bgr, (k, k), k / 6)
 
 
-def ref_jpeg(img, p):
-    h, w, _ = img.shape
-    small = cv2.resize(img, (w // p, h // p))
-    return cv2.resize(small, (w, h))
+def ref_jpeg(bgr, q):  # the official "JPEG" is a down/up resize
+    h, w = bgr.shape[:2]
+    return cv2.resize(cv2.resize(bgr, (w // q, h // q)), (w, h))
 
 
 REFERENCE = {

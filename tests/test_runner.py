@@ -79,7 +79,7 @@ def test_kill_9_then_resume_gives_identical_results(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     n_done = partial.read_text().count("\n")
-    assert 3 <= n_done < 12, "the run must be killed half-way for this test to mean anything"
+    assert 1 <= n_done < 12, "the run must be killed before it ends for this test to mean anything"
     assert not (out / "results.json").exists()
 
     resumed = _run(tmp_path, *args, "-o", str(out))
@@ -107,7 +107,9 @@ def test_warm_cache_reuses_crops(tmp_path, broken_dataset):
     second = _run(tmp_path, "-d", "oracle", "-s", "synthetic", "--data-root", str(broken_dataset), "-o", str(tmp_path / "b"))
     a, b = json.loads(first.stdout), json.loads(second.stdout)
     assert a["metrics"] == b["metrics"]
-    assert b["throughput"]["seconds"]["faces"] <= a["throughput"]["seconds"]["faces"]
+    # The first run fills the cache with every readable video that has a face; the second reads them all.
+    assert a["throughput"]["crop_cache_hits"] == 0
+    assert b["throughput"]["crop_cache_hits"] == b["counts"]["videos_scored"] == 6
 
 
 def test_unknown_names_and_missing_roots_give_actionable_errors(tmp_path):
