@@ -81,3 +81,19 @@ def test_new_plugin_skeleton_passes_its_own_contract_tests(tmp_path):
                           cwd=root, capture_output=True, text=True,
                           env={**__import__("os").environ, "PYTHONPATH": str(root)})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_prepare_for_a_detector_fills_the_cache_that_run_reads(runner, tmp_path, monkeypatch):
+    from dfbench.testing import build_synthetic_dataset
+
+    monkeypatch.setenv("DFBENCH_CACHE", str(tmp_path / "cache"))
+    data = build_synthetic_dataset(tmp_path / "d", n_real=2, n_fake=2, n_frames=6)
+    res = runner.invoke(cli, ["prepare", "synthetic", "--data-root", str(data), "-d", "oracle"])
+    assert res.exit_code == 0, res.output
+    assert "4 processed" in res.output
+    res = runner.invoke(cli, ["run", "-d", "oracle", "-s", "synthetic", "--data-root", str(data),
+                              "-o", str(tmp_path / "r"), "--json"])
+    out = json.loads(res.output[res.output.index("{"):])
+    assert out["throughput"]["crop_cache_hits"] == 4 and out["metrics"]["video"]["auc"] == 1.0
+    res = runner.invoke(cli, ["prepare", "synthetic", "--data-root", str(data)])
+    assert res.exit_code != 0 and "--detector or --cropper" in res.output

@@ -13,7 +13,9 @@ import click
 @click.argument("dataset")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None,
               help="Dataset root (else the plugin's resolver / DFBENCH_<NAME>_ROOT).")
-@click.option("--cropper", "cropper_name", required=True, help="Registered cropper (dfbench list croppers).")
+@click.option("--detector", "-d", "detector", default=None,
+              help="Prepare exactly the crops this detector's protocol needs (cropper, size, frames).")
+@click.option("--cropper", "cropper_name", default=None, help="Registered cropper (dfbench list croppers).")
 @click.option("--split", default="test", show_default=True)
 @click.option("--workers", type=int, default=1, show_default=True, help="Parallel processes (or Ray tasks).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
@@ -25,18 +27,31 @@ import click
               help="Cache root (default $DFBENCH_CACHE/crops or ~/.cache/dfbench/crops).")
 @click.option("--limit", type=int, default=None, help="Only the first N videos (sorted by key).")
 @click.option("--retry-failed", is_flag=True, help="Retry videos recorded as failed.")
-def prepare_command(dataset, data_root, cropper_name, split, workers, executor, size, frames_per_video,
+def prepare_command(dataset, data_root, detector, cropper_name, split, workers, executor, size, frames_per_video,
                     cache_dir, limit, retry_failed):
-    """Precompute face crops of DATASET into the crop cache (resumable; `dfbench run` reuses it)."""
+    """Precompute face crops of DATASET into the crop cache (resumable; `dfbench run` reuses it).
+
+    With --detector the cache is exactly the one `dfbench run -d DETECTOR` reads; with --cropper
+    the cropper's default size and sampling are used (override with --size / --frames).
+    """
     import os
+    from dataclasses import replace
     from pathlib import Path
 
+    from ..errors import DfbenchError
+    from ..indexing import resolve_dataset_items
     from ..registry import get_registry
-    from ..runner import resolve_dataset_items
     from .prepare import input_for_cropper, prepare
 
     reg = get_registry()
-    reg.cropper(cropper_name)  # unknown name -> "did you mean" error before indexing anything
+    if (detector is None) == (cropper_name is None):
+        raise click.UsageError("pass exactly one of --detector or --cropper")
+    max_frames = None
+    if detector is not None:
+        resolved = reg.resolve_detector(detector)
+        det_input = resolved.variant.input
+    else:
+        reg.cropper(cropper_name)  # unknown name -> "did you mean" error before indexing anything
     spec, items, warnings = resolve_dataset_items(dataset, split, data_root=data_root, registry=reg)
     for w in warnings:
         click.secho(f"warning: {w}", fg="yellow", err=True)
@@ -48,10 +63,19 @@ def prepare_command(dataset, data_root, cropper_name, split, workers, executor, 
         overrides["size"] = size
     if frames_per_video is not None:
         overrides["frames_per_video"] = frames_per_video
-    input_spec = input_for_cropper(cropper_name, **overrides)
+    if detector is not None:
+        cropper_name = "precropped" if spec.precropped else det_input.cropper
+        input_spec = replace(det_input, **overrides) if overrides else det_input
+        # The same frame cap the runner applies (e.g. LipForensics' first 110 frames on FF++).
+        max_frames = resolved.spec.build(resolved.variant.name).max_frames_for(spec.name) or None
+    else:
+        input_spec = input_for_cropper(cropper_name, **overrides)
+    if spec.precropped and cropper_name != "precropped":
+        raise DfbenchError(f"{spec.name} ships face crops: prepare it with --cropper precropped (or --detector)")
     root = Path(cache_dir) if cache_dir else Path(os.environ.get("DFBENCH_CACHE", Path.home() / ".cache" / "dfbench")) / "crops"
     report = prepare(items, cropper_name, input_spec, root, dataset=spec.name, version=spec.version,
-                     workers=workers, executor=executor, progress=True, retry_failed=retry_failed)
+                     workers=workers, executor=executor, progress=True, retry_failed=retry_failed,
+                     max_frames=max_frames)
     click.echo(f"cache: {report.cache_dir}")
     click.echo(f"videos: {report.n_videos} ({report.n_cached} already cached, {report.n_processed} processed, "
                f"{report.n_failed} failed); frames: {report.n_frames}, without a face: {report.n_missing_faces}")
