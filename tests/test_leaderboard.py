@@ -226,3 +226,168 @@ def test_render_is_deterministic(tmp_path):
     render_tree(root)
     for page in ("README.md", "index.html"):
         assert (root / page).read_bytes() == (BOARDS / page).read_bytes()
+
+
+# -- cost from `dfbench bench` -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bench_result(run_result, tmp_path_factory):
+    """A real `dfbench bench` document of the oracle (tiny iteration counts, end to end on a short video)."""
+    from dfbench.bench import bench_detector
+    from dfbench.media.synthetic import face_frames, write_video
+
+    video = write_video(tmp_path_factory.mktemp("lbbench") / "talking.mp4", face_frames(12, 320, 240, seed=1),
+                        codec="h264")
+    res = bench_detector("oracle", batch_size=2, precisions=["fp32"], channels_last=(False,), iters=1, warmup=0,
+                         latency_iters=2, video=video)
+    return json.loads(json.dumps(res, default=str))  # exactly what `dfbench bench --output` writes
+
+
+def _other_detector(entry: dict, det_id: str) -> dict:
+    e = copy.deepcopy(entry)
+    e["detector_id"], e["detector"] = det_id, {"name": det_id}
+    return e
+
+
+def test_bench_cost_joins_every_measured_entry_and_both_pages(run_result, bench_result, tmp_path):
+    from dfbench.leaderboard import add_bench, add_result, load_entries, validate_tree, write_entry
+
+    res, _ = run_result
+    root = tmp_path / "boards"
+    oracle = add_result(res, root, trained_on="synthetic train")
+    tagged = add_result(res, root, detector_id="oracle.demo", protocol="video_train-other")
+    other = write_entry(root, _other_detector(json.loads(oracle.read_text()), "constant"))
+    write_entry(root, {"schema_version": 1, "detector_id": "oracle.paper", "detector": {"name": "Oracle"},
+                       "dataset": "synthetic", "protocol": "video_train-none",
+                       "protocol_info": {"level": "video", "train_set": "none", "checkpoint_selection": "none"},
+                       "reported": {"status": "reported, not reproduced here", "source": "by construction",
+                                    "confidence": "H", "metrics": {"auc": 1.0}},
+                       "flags": ["reported-not-reproduced"]})
+    written = add_bench(bench_result, root)
+    # The untagged bench id covers its tagged entries (weights do not change the cost), nothing else.
+    assert sorted(written) == sorted([oracle, tagged])
+    s, env = bench_result["summary"], bench_result["env"]
+    assert s["videos_per_s"] > 0 and s["units_per_s"] > 0
+    for path in (oracle, tagged):
+        cost = json.loads(path.read_text())["measured"]["cost"]
+        assert cost["params"] == bench_result["params"] and cost["gmacs"] == pytest.approx(bench_result["gmacs"])
+        assert cost["units_per_s"] == s["units_per_s"] and cost["best_config"] == s["best_config"] == "fp32 @ batch 2"
+        assert cost["videos_per_s"] == s["videos_per_s"] and cost["unit"] == "frame"
+        assert cost["hardware"] == {k: env[k] for k in ("cpu", "platform", "threads", "torch", "device", "python")}
+        assert cost["e2e_video"] == "talking.mp4" and cost["benchmarked_id"] == "oracle"
+        assert not any(k in json.dumps(cost) for k in ("date", "time"))
+    assert "cost" not in json.loads(other.read_text())["measured"]
+    assert not any("cost" in (e.data.get("measured") or {}) for e in load_entries(root)
+                   if e.data["detector_id"] in ("constant", "oracle.paper"))
+    assert validate_tree(root) == (4, [])
+
+    md = (root / "README.md").read_text()
+    assert "| params (M) ↓ | GMACs ↓ | best model throughput ↑ | bench videos/s ↑ |" in md
+    (row,) = [line for line in md.splitlines() if line.startswith("| `oracle` |")]
+    assert f"frames/s ({s['best_config']})" in row and "/frame (0/video)" in row, row
+    assert f"torch {env['torch']}" in md and "talking.mp4" in md
+    (const_row,) = [line for line in md.splitlines() if line.startswith("| `constant` |")]
+    assert "@ batch" not in const_row and "|  |  |  |  | synthetic train" in const_row
+    page = (root / "index.html").read_text()
+    assert '<th data-type="num" class="cost">best model throughput ↑</th>' in page
+    for v in (s["units_per_s"], s["videos_per_s"]):  # sortable: the raw value is the cell's sort key
+        assert f'<td class="num cost" data-v="{round(v, 6)!r}">' in page
+    assert f"frames/s ({s['best_config']})" in page and f"torch {env['torch']}" in page
+
+    # Adding the same bench twice changes no byte; render --check agrees with the pages.
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    add_bench(bench_result, root)
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+    assert _cli("leaderboard", "render", "--check", "--root", str(root)).exit_code == 0
+
+
+def test_cost_survives_a_rerun_and_reaches_new_entries(run_result, bench_result, tmp_path):
+    from dfbench.leaderboard import add_bench, add_result
+
+    res, _ = run_result
+    root = tmp_path / "boards"
+    path = add_result(res, root, trained_on="synthetic train")
+    add_bench(bench_result, root)
+    cost = json.loads(path.read_text())["measured"]["cost"]
+    rerun = copy.deepcopy(res)
+    rerun["metrics"]["video"]["auc"] = 0.99
+    rerun["metrics"]["video"]["auc_ci95"] = [0.98, 1.0]
+    add_result(rerun, root, trained_on="synthetic train")
+    m = json.loads(path.read_text())["measured"]
+    assert m["metrics"]["video"]["auc"] == 0.99 and m["cost"] == cost
+    # The same detector on another protocol/dataset shows the cost already known for it.
+    new = add_result(res, root, protocol="video_train-elsewhere")
+    assert json.loads(new.read_text())["measured"]["cost"] == cost
+    tagged = add_result(res, root, detector_id="oracle.v2", protocol="video_train-elsewhere")
+    assert json.loads(tagged.read_text())["measured"]["cost"] == cost
+
+
+def test_tagged_bench_covers_only_its_own_entry(run_result, bench_result, tmp_path):
+    from dfbench.leaderboard import add_bench, add_result
+
+    res, _ = run_result
+    root = tmp_path / "boards"
+    plain = add_result(res, root, trained_on="synthetic train")
+    tagged = add_result(res, root, detector_id="oracle.demo", trained_on="synthetic train")
+    assert add_bench(bench_result, root, detector_id="oracle.demo") == [tagged]
+    assert "cost" not in json.loads(plain.read_text())["measured"]
+
+
+def test_bench_without_a_measured_entry_is_refused(bench_result, tmp_path):
+    from dfbench.leaderboard import LeaderboardError, add_bench, write_entry
+
+    root = tmp_path / "boards"
+    write_entry(root, {"schema_version": 1, "detector_id": "oracle.paper", "detector": {"name": "Oracle"},
+                       "dataset": "synthetic", "protocol": "video_train-none",
+                       "protocol_info": {"level": "video", "train_set": "none", "checkpoint_selection": "none"},
+                       "reported": {"status": "reported, not reproduced here", "source": "by construction",
+                                    "confidence": "H", "metrics": {"auc": 1.0}},
+                       "flags": ["reported-not-reproduced"]})
+    with pytest.raises(LeaderboardError, match=r"no measured leaderboard entry for 'oracle'.*oracle\.paper.*"
+                                               r"dfbench leaderboard add RUN/results.json"):
+        add_bench(bench_result, root)
+    with pytest.raises(LeaderboardError, match="not a `dfbench bench` JSON"):
+        add_bench({"metrics": {}}, root)
+
+
+def test_cli_add_detects_bench_files_among_results(run_result, bench_result, tmp_path):
+    _, run_dir = run_result
+    root = tmp_path / "boards"
+    single, several = tmp_path / "bench.json", tmp_path / "bench_all.json"
+    single.write_text(json.dumps(bench_result, indent=2))
+    several.write_text(json.dumps([bench_result, bench_result]))  # `dfbench bench -d a -d b` writes a list
+    # Bench files first on the command line: the runs are still added before the cost attaches.
+    r = _cli("leaderboard", "add", str(several), str(single), str(run_dir / "results.json"), "--root", str(root),
+             "--trained-on", "synthetic")
+    assert r.exit_code == 0, r.output
+    assert "cost from" in r.output and "rendered" in r.output
+    (entry,) = root.glob("*/*/*.json")
+    assert json.loads(entry.read_text())["measured"]["cost"]["best_config"] == bench_result["summary"]["best_config"]
+    assert "best model throughput" in (root / "README.md").read_text()
+    assert _cli("leaderboard", "validate", "--root", str(root)).exit_code == 0
+    assert _cli("leaderboard", "render", "--check", "--root", str(root)).exit_code == 0
+    lone = tmp_path / "lone"
+    r = _cli("leaderboard", "add", str(single), "--root", str(lone))
+    assert r.exit_code == 1 and "no measured leaderboard entry" in r.output
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda c: c.update(gmacs="4.6"), "is not of type 'number'"),
+    (lambda c: c.update(units_per_s=0), "less than or equal to the minimum"),
+    (lambda c: c["hardware"].pop("torch"), "'torch' is a required property"),
+    (lambda c: c.update(measured_at="2024-01-01"), "Additional properties are not allowed"),
+    (lambda c: c.update(unit="video"), "is not one of"),
+])
+def test_schema_rejects_bad_cost(run_result, bench_result, mutate, message):
+    from dfbench.leaderboard import cost_block, validate_entry
+    from dfbench.leaderboard.entries import measured_block
+
+    res, _ = run_result
+    entry = {"schema_version": 1, "detector_id": "oracle", "detector": {"name": "Oracle"}, "dataset": "synthetic",
+             "protocol": "video_train-none", "flags": [],
+             "protocol_info": {"level": "video", "train_set": "none", "checkpoint_selection": "none"},
+             "measured": measured_block(res) | {"cost": cost_block(bench_result)}}
+    assert validate_entry(entry) == []
+    mutate(entry["measured"]["cost"])
+    errs = validate_entry(entry)
+    assert any(message in e and e.startswith("measured/cost") for e in errs), errs

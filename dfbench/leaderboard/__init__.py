@@ -1,14 +1,16 @@
 """Leaderboards: one JSON file per (dataset, protocol, detector), rendered to Markdown and HTML.
 
 ``reported`` (a paper's number, its source and a confidence tag) and ``measured`` (dfbench's own
-run: metrics with CIs, protocol hash, weights sha256, version, hardware, throughput) sit side by
-side in each entry. ``add_result`` creates or updates an entry from a ``results.json``;
-``validate_tree`` checks every file; ``render_tree`` writes ``README.md`` and ``index.html``
-(``check=True`` fails when they are stale).
+run: metrics with CIs, protocol hash, weights sha256, version, hardware, throughput, and the
+``cost`` from ``dfbench bench``) sit side by side in each entry. ``add_result`` creates or updates
+an entry from a ``results.json``; ``add_bench`` attaches a bench JSON's cost to every measured
+entry of that detector; ``validate_tree`` checks every file; ``render_tree`` writes ``README.md``
+and ``index.html`` (``check=True`` fails when they are stale).
 """
 
 from __future__ import annotations
 
+from .cost import add_bench, bench_documents, cost_block, is_bench_result
 from .entries import (
     DEFAULT_ROOT,
     Entry,
@@ -23,6 +25,6 @@ from .entries import (
 from .render import render_html, render_markdown, render_tree
 from .schema import ENTRY_SCHEMA, FLAGS, validate_entry
 
-__all__ = ["DEFAULT_ROOT", "ENTRY_SCHEMA", "FLAGS", "Entry", "LeaderboardError", "add_result", "check_entry",
-           "entry_path", "load_entries", "render_html", "render_markdown", "render_tree", "validate_entry",
-           "validate_tree", "write_entry"]
+__all__ = ["DEFAULT_ROOT", "ENTRY_SCHEMA", "FLAGS", "Entry", "LeaderboardError", "add_bench", "add_result",
+           "bench_documents", "check_entry", "cost_block", "entry_path", "is_bench_result", "load_entries",
+           "render_html", "render_markdown", "render_tree", "validate_entry", "validate_tree", "write_entry"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
+from .cost import add_bench, bench_documents
 from .entries import DEFAULT_ROOT, LeaderboardError, add_result, validate_tree
 from .render import render_tree
 
@@ -21,25 +23,50 @@ def leaderboard_cli() -> None:
 @leaderboard_cli.command("add")
 @click.argument("results_json", nargs=-1, required=True, type=click.Path(exists=True))
 @_root
-@click.option("--detector-id", help="File the run under this id (e.g. to sit beside a reported entry).")
+@click.option("--detector-id", help="File the run (or the bench cost) under this id, e.g. to sit beside a "
+                                    "reported entry.")
 @click.option("--protocol", help="Protocol directory (default: video_train-<training set of the weights>).")
 @click.option("--trained-on", help="Training set, when the weights do not say.")
 @click.option("--no-render", is_flag=True, help="Do not re-render README.md/index.html.")
 def add(results_json, root, detector_id, protocol, trained_on, no_render):
-    """Create or update entries from results.json files (or run directories).
+    """Create or update entries from results.json files (or run directories) and `dfbench bench` JSONs.
 
-    Clean runs first: a corrupted run adds a robustness point to the clean run's entry.
+    Clean runs first: a corrupted run adds a robustness point to the clean run's entry, and a bench
+    JSON (detected by its keys) adds its cost (params, GMACs, throughput, videos/s, hardware) to every
+    measured entry of its detector.
     """
     from ..results import load_results
 
-    runs = [load_results(p) for p in results_json]
+    runs, benches = [], []
+    for p in results_json:
+        doc = _read_json(p)
+        docs = bench_documents(doc) if doc is not None else None
+        if docs:
+            benches.append((p, docs))
+        else:
+            runs.append(load_results(p))
     runs.sort(key=lambda r: r.get("corruption") is not None)  # clean entries must exist before robustness points
     for r in runs:
         path = add_result(r, root, detector_id=detector_id, protocol=protocol, trained_on=trained_on, render=False)
         click.echo(f"updated {path}")
+    for p, docs in benches:  # after the runs: cost attaches to measured entries
+        for path in add_bench(docs, root, detector_id=detector_id, render=False):
+            click.echo(f"cost from {p} -> {path}")
     if not no_render:
         for p in render_tree(root):
             click.echo(f"rendered {p}")
+
+
+def _read_json(path: str):
+    """The parsed file, or None for a run directory (load_results finds its results.json)."""
+    p = Path(path)
+    if not p.is_file():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise LeaderboardError(f"{p}: not valid JSON ({e}); pass a results.json, a run directory or a "
+                               f"`dfbench bench --output` file") from e
 
 
 @leaderboard_cli.command("validate")

@@ -214,7 +214,8 @@ def add_result(results: dict[str, Any], root: str | Path = DEFAULT_ROOT, *, dete
                protocol: str | None = None, trained_on: str | None = None, render: bool = True) -> Path:
     """Create or update the entry for ``results`` (a loaded ``results.json``); returns its path.
 
-    A clean run replaces ``measured`` (keeping any ``reported`` number and robustness points);
+    A clean run replaces ``measured`` (keeping any ``reported`` number, robustness points and the
+    ``cost`` from ``dfbench bench``; a new entry inherits the cost of the same detector id elsewhere);
     a corrupted run (``corruption`` set) adds its video AUC to ``measured.robustness`` of the
     clean entry, which must exist. ``render`` re-writes README.md/index.html so the committed
     pages never go stale.
@@ -239,10 +240,19 @@ def add_result(results: dict[str, Any], root: str | Path = DEFAULT_ROOT, *, dete
         return _save(root, old, render)
     entry = old or {"schema_version": SCHEMA_VERSION, "detector_id": det_id, "detector": meta, "dataset": dataset,
                     "protocol": proto_slug, "protocol_info": proto_info, "flags": []}
-    robustness = (entry.get("measured") or {}).get("robustness")
+    # A clean re-run replaces the metrics, not what was attached to them: robustness points and the
+    # cost from `dfbench bench` (a new entry inherits the cost already known for this detector id).
+    old_measured = entry.get("measured") or {}
     entry["measured"] = measured_block(results)
-    if robustness:
-        entry["measured"]["robustness"] = robustness
+    for key in ("robustness", "cost"):
+        if old_measured.get(key):
+            entry["measured"][key] = old_measured[key]
+    if "cost" not in entry["measured"]:
+        from .cost import inherited_cost
+
+        cost = inherited_cost(root, det_id)
+        if cost:
+            entry["measured"]["cost"] = cost
     flags = set(entry["flags"]) - {"reported-not-reproduced", "untrained", "demo-data", "partial-dataset"}
     if not entry["measured"]["weights"]["trained"]:
         flags.add("untrained")

@@ -3,7 +3,8 @@
 One entry = one detector on one dataset under one protocol, stored at
 ``leaderboards/<dataset>/<protocol>/<detector_id>.json``. It keeps the paper's number
 (``reported``: value, source, confidence tag) beside dfbench's own (``measured``: metrics with CIs,
-protocol hash, weights sha256, dfbench version, hardware, throughput), so a reader sees at once
+protocol hash, weights sha256, dfbench version, hardware, throughput, and the ``cost`` measured by
+``dfbench bench``), so a reader sees at once
 whether a published figure was reproduced. Metric values are fractions in [0, 1] stored as JSON
 numbers, never strings or percentages.
 """
@@ -52,6 +53,41 @@ _robustness = {
     },
 }
 _slug = {"type": "string", "pattern": "^[a-z0-9][a-z0-9._+-]*$"}
+_nonneg = {"type": "number", "minimum": 0}
+_opt_nonneg = {"type": ["number", "null"], "minimum": 0}
+_cost = {
+    "description": "what the detector costs, from `dfbench bench` on the named hardware: model-only figures "
+                   "at its declared input, end-to-end videos/s through decode + faces + model on one video",
+    "type": "object",
+    "required": ["source", "benchmarked_id", "params", "params_m", "gmacs", "unit", "units_per_s", "best_config",
+                 "videos_per_s", "hardware", "dfbench_version"],
+    "additionalProperties": False,
+    "properties": {
+        "source": {"const": "dfbench bench"},
+        "benchmarked_id": {"type": "string", "minLength": 1},
+        "bench_schema_version": {"type": "integer", "minimum": 1},
+        "params": {"type": "integer", "minimum": 0},
+        "params_m": _nonneg,
+        "gmacs": {**_nonneg, "description": "per input unit (one frame crop or one clip)"},
+        "gmacs_per_video": {**_opt_nonneg, "description": "units per video x flip-test multiplier"},
+        "unit": {"enum": ["frame", "clip"]},
+        "latency_ms_p50": _opt_nonneg,
+        "latency_ms_p95": _opt_nonneg,
+        "units_per_s": {"type": "number", "exclusiveMinimum": 0, "description": "best model-only throughput"},
+        "best_config": {"type": "string", "minLength": 1},
+        "best": {"type": "object", "additionalProperties": False,
+                 "properties": {"precision": {"type": "string"}, "channels_last": {"type": "boolean"},
+                                "compile": {"type": "boolean"}, "batch_size": {"type": "integer", "minimum": 1}}},
+        "videos_per_s": {**_opt_nonneg, "description": "end to end; null when the bench ran with --no-e2e"},
+        "e2e_video": {"type": ["string", "null"]},
+        "e2e_units": {"type": ["integer", "null"], "minimum": 0},
+        "peak_rss_delta_mb": _opt_nonneg,
+        "hardware": {"type": "object", "required": ["cpu", "threads", "torch", "device"],
+                     "additionalProperties": {"type": ["string", "integer"]}},
+        "dfbench_version": {"type": "string"},
+        "git_commit": {"type": ["string", "null"]},
+    },
+}
 
 ENTRY_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -122,6 +158,7 @@ ENTRY_SCHEMA: dict[str, Any] = {
                 "hardware": {"type": "object"},
                 "throughput": {"type": "object", "additionalProperties": {"type": ["number", "string", "null"]}},
                 "robustness": _robustness,
+                "cost": _cost,
             },
         },
         "flags": {"type": "array", "uniqueItems": True, "items": {"enum": list(FLAGS)}},
