@@ -1,0 +1,176 @@
+"""Training configuration: nested dataclasses read from YAML, with ``--set key=value`` overrides.
+
+Example (``dfbench_recce/configs/demo.yaml`` is a complete one)::
+
+    variant: default            # default | gf | test | test_gf
+    out_dir: runs/recce_ffpp
+    epochs: 20
+    batch_size: 16
+    data:
+      train: /data/ffpp_crops   # folder with {train,val}/{real,fake}/*.png, or "module:factory"
+      val_split: val            # early stopping reads this split; "test" is refused
+    optim: {name: adam, lr: 2.0e-4, weight_decay: 1.0e-5}
+    scheduler: {name: step, step_size: 10, gamma: 0.5}
+
+Overrides use dotted keys and YAML values: ``--set optim.lr=1e-4 --set precision=bf16``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dfbench.errors import DfbenchError
+
+
+class ConfigError(DfbenchError):
+    """A training config has an unknown key or an invalid value."""
+
+
+@dataclass
+class DataConfig:
+    train: str = ""
+    """Training data: a folder (``<root>/<split>/{real,fake}/*``) or ``"module:factory"``."""
+    val: str = ""
+    """Validation data (same forms); empty = the same source as ``train`` with ``val_split``."""
+    train_split: str = "train"
+    val_split: str = "val"
+    val_fraction: float = 0.0
+    """When the source has no validation split: hold out this fraction of train *videos* (by key)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Passed to a ``module:factory`` source as keyword arguments."""
+    num_workers: int = 0
+    hflip: float = 0.5
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"          # adam | adamw
+    lr: float = 2e-4
+    weight_decay: float = 1e-5
+    fused: bool = False         # fused Adam/AdamW kernels (CUDA, recent CPU builds)
+
+
+@dataclass
+class SchedulerConfig:
+    name: str = "step"          # step | none
+    step_size: int = 10         # epochs
+    gamma: float = 0.5
+
+
+@dataclass
+class EarlyStoppingConfig:
+    metric: str = "auc"         # auc (higher is better) | loss (lower is better), on the val split
+    patience: int = 5
+    min_delta: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    variant: str = "default"
+    out_dir: str = "runs/recce"
+    init: str | None = None
+    """Start from: a dfbench weights dir, an official RECCE .pth, or an Xception (timm
+    legacy_xception / Cadene) state dict for the encoder only. None = random init."""
+    epochs: int = 20
+    batch_size: int = 16
+    eval_batch_size: int = 32
+    max_steps_per_epoch: int = 0
+    lambda_recons: float = 0.1
+    lambda_metric: float = 0.1
+    recons_kind: str = "l1"
+    precision: str = "fp32"     # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (CUDA AMP + GradScaler)
+    tf32: bool = True           # CUDA only
+    channels_last: bool = False
+    compile: bool = False
+    seed: int = 0
+    device: str = "auto"        # auto | cpu | cuda
+    threads: int = 0            # torch CPU threads (0 = leave torch's default)
+    log_every: int = 20
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+
+    def validate(self) -> TrainConfig:
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ConfigError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
+        if self.optim.name not in ("adam", "adamw"):
+            raise ConfigError(f"optim.name must be adam or adamw, got {self.optim.name!r}")
+        if self.scheduler.name not in ("step", "none"):
+            raise ConfigError(f"scheduler.name must be step or none, got {self.scheduler.name!r}")
+        if self.early_stopping.metric not in ("auc", "loss"):
+            raise ConfigError(f"early_stopping.metric must be auc or loss, got {self.early_stopping.metric!r}")
+        if self.data.val_split.lower() == "test":
+            raise ConfigError("early stopping must not read the test split: set data.val_split to a "
+                              "validation split (or data.val_fraction to hold out part of train)")
+        if self.variant not in ("default", "gf", "test", "test_gf"):
+            raise ConfigError(f"variant must be default, gf, test or test_gf, got {self.variant!r}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in (data or {}).items():
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown config key {where}{key!r}.{hint} Known: {', '.join(known)}")
+        default = getattr(cls(), key)
+        if dataclasses.is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key {where}{key} must be a mapping, got {value!r}")
+            value = _build(type(default), value, f"{where}{key}.")
+        else:
+            value = _coerce(value, default, f"{where}{key}")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, default: Any, name: str) -> Any:
+    # YAML 1.1 reads "5e-4" (no dot) as a string; numbers are coerced by the field's default type.
+    try:
+        if isinstance(default, bool) or value is None:
+            return value
+        if isinstance(default, float) and isinstance(value, (str, int)):
+            return float(value)
+        if isinstance(default, int) and isinstance(value, str):
+            return int(value)
+    except ValueError:
+        raise ConfigError(f"config key {name} expects a {type(default).__name__}, got {value!r}") from None
+    return value
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {p!r} is not a section")
+    node[parts[-1]] = value
+
+
+def load_config(path: str | Path | None = None, overrides: tuple[str, ...] | list[str] = ()) -> TrainConfig:
+    """Read a YAML config (or start from defaults) and apply ``key=value`` overrides."""
+    tree: dict[str, Any] = {}
+    if path is not None:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level of a training config must be a mapping")
+        tree = loaded
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        _set_dotted(tree, key.strip(), yaml.safe_load(raw))
+    return _build(TrainConfig, tree, "").validate()
