@@ -260,6 +260,11 @@ def build_detector_for(cfg: TrainConfig):
     variant = spec.variant(cfg.model.variant)
     if cfg.model.overrides:
         variant = replace(variant, config={**variant.config, **cfg.model.overrides})
+        size = cfg.model.overrides.get("image_size")
+        if size is not None and int(size) != variant.input.size:
+            # A new input size is a new input contract: the crops the trainer makes and the
+            # detector's declared size must agree (weights saved this way need a matching variant).
+            variant = replace(variant, input=replace(variant.input, size=int(size)))
     from .model import build_detector
 
     det = build_detector(variant)
@@ -323,6 +328,22 @@ def _micro_batches(batch: dict[str, torch.Tensor], n: int) -> Iterator[dict[str,
         yield {k: v[idx] for k, v in batch.items()}
 
 
+def cross_pairs(batch: dict[str, torch.Tensor], n_micro: int = 2) -> tuple[dict[str, torch.Tensor], int]:
+    """Reorder a reals-then-fakes batch so that no micro-batch holds a real and its own fake.
+
+    The fakes (and their targets) are rolled by half the pairs, and the number of micro-batches
+    is raised until each holds at most that many pairs; :func:`_micro_batches` then keeps rows
+    i and B+i together, which are now a real and the fake of another frame.
+    Returns the reordered batch and the number of micro-batches to split it into.
+    """
+    b = batch["images"].shape[0] // 2
+    half = b // 2
+    if half < 1:
+        raise TrainingError("run.cross_pairs needs at least 2 pairs per process batch; raise run.batch_size")
+    order = torch.cat([torch.arange(b), b + (torch.arange(b) + half) % b])
+    return {k: v[order] for k, v in batch.items()}, max(n_micro, -(-b // half))
+
+
 class Trainer:
     """One training run; :func:`train` is the entry point."""
 
@@ -345,6 +366,10 @@ class Trainer:
         torch.manual_seed(cfg.run.seed)
         self.detector = build_detector_for(cfg)
         self.net: nn.Module = self.detector.net.to(self.device)
+        if cfg.run.bn_momentum is not None:
+            for m in self.net.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.momentum = float(cfg.run.bn_momentum)
         if self.world > 1 and cfg.run.sync_bn:
             convert_sync_bn(self.net)
         if self.world > 1:
@@ -373,8 +398,8 @@ class Trainer:
         cfg = self.cfg
         train_videos = load_training_videos(cfg, cfg.data.train_split)
         cache = cfg.data.cache_dir or str(self.out / "cache")
-        gen = make_generator(cfg.data.method, train_videos, self.image_size, True, cfg.data.bi_neighbours,
-                             cfg.data.bi_candidates, cache, cfg.run.seed)
+        gen = make_generator(cfg.data.method, train_videos, self.image_size, cfg.data.augment,
+                             cfg.data.bi_neighbours, cfg.data.bi_candidates, cache, cfg.run.seed)
         self.train_set = PairDataset(train_videos, gen, cfg.data.frames_per_video, cfg.run.seed, True)
         self.val_set = None
         if cfg.data.val_split and self.is_main:
@@ -441,7 +466,10 @@ class Trainer:
         hw = float(batch["heatmap"][0].numel())
         pos, n_img = _all_sum([pos, n_img], self.device)
         norm = LossNorm(num_pos=pos, n_samples=n_img, n_pixels=n_img * hw)
-        micro = list(_micro_batches(batch, max(1, cfg.run.accum_steps)))
+        n_micro = max(1, cfg.run.accum_steps)
+        if cfg.run.cross_pairs:
+            batch, n_micro = cross_pairs(batch, n_micro)
+        micro = list(_micro_batches(batch, n_micro))
         self.opt.zero_grad(set_to_none=True)
         terms = self._forward_backward(micro, norm)
         if isinstance(self.opt, SAM):

@@ -185,3 +185,55 @@ def test_accumulation_keeps_the_loss_normalisation(tmp_path):
     assert two["total"] == pytest.approx(one["total"], rel=1e-5)
     for a, b in zip(g1, g2, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_bn_momentum_and_input_size_overrides_reach_the_network(tmp_path):
+    """Short from-scratch runs (the demo) raise BN momentum and may train at another input size."""
+    from dfbench_laanet.train import Trainer
+
+    t = Trainer(tiny_config(tmp_path, "run.bn_momentum=0.1", "model.overrides.image_size=96",
+                            "model.overrides.native_size=96"))
+    moms = {m.momentum for m in t.net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+    assert moms == {0.1}
+    assert t.image_size == 96 and t.detector.input_spec.size == 96
+    t._datasets()
+    assert t.train_set[0]["real"].shape == (3, 96, 96)
+    # default: the model's own momenta (0.01 in the TF-style backbone) are kept
+    t0 = Trainer(tiny_config(tmp_path / "b"))
+    assert 0.01 in {m.momentum for m in t0.net.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+
+
+@pytest.mark.parametrize("pairs,accum", [(2, 1), (3, 1), (4, 1), (5, 2), (8, 1), (8, 3), (8, 8)])
+def test_cross_pairs_never_puts_a_real_with_its_own_fake(pairs, accum):
+    from dfbench_laanet.train import _micro_batches, cross_pairs
+
+    frame = torch.arange(pairs, dtype=torch.float32)
+    batch = {"images": torch.cat([frame, frame]).view(-1, 1, 1, 1),  # "pixel" = frame id
+             "labels": torch.cat([torch.zeros(pairs), torch.ones(pairs)])}
+    crossed, n = cross_pairs(batch, accum)
+    assert n >= accum
+    seen = []
+    for mb in _micro_batches(crossed, n):
+        ids, lab = mb["images"].view(-1), mb["labels"]
+        assert not set(ids[lab == 0].tolist()) & set(ids[lab == 1].tolist())
+        assert (lab == 0).sum() == (lab == 1).sum() > 0  # balanced micro-batches
+        seen += [(int(i), int(y)) for i, y in zip(ids, lab, strict=True)]
+    assert sorted(seen) == sorted((i, y) for y in (0, 1) for i in range(pairs))  # nothing lost
+
+
+def test_cross_pairs_keeps_the_loss_of_the_joint_batch(tmp_path):
+    """Crossing changes BatchNorm batches only: in eval-mode BN the loss is the joint one."""
+    from dfbench_laanet.losses import LossNorm
+    from dfbench_laanet.train import Trainer, _micro_batches, cross_pairs
+
+    t = Trainer(tiny_config(tmp_path, "model.overrides.dropout=0", "model.overrides.drop_path_rate=0",
+                            "optim.sam=false"))
+    t._datasets()
+    batch = collate_pairs([t.train_set[i] for i in range(2)])
+    t.net.eval()
+    norm = LossNorm.from_targets(batch["heatmap"])
+    one = t._forward_backward([batch], norm)
+    t.opt.zero_grad(set_to_none=True)
+    crossed, n = cross_pairs(batch)
+    two = t._forward_backward(list(_micro_batches(crossed, n)), norm)
+    assert two["total"] == pytest.approx(one["total"], rel=1e-5)
