@@ -27,9 +27,12 @@ def lipforensics_group() -> None:
 )
 @click.option("--no-resume", is_flag=True, help="Start over even if OUT_DIR holds a checkpoint.")
 def train_cmd(config_path: str, overrides: tuple[str, ...], no_resume: bool) -> None:
-    """Fine-tune the temporal back end (front end + trunk frozen, as in the paper).
+    """Fine-tune LipForensics on a prepared dataset.
 
-    Resumes from OUT_DIR/last.pt when present. For DDP run it under torchrun:
+    By default the front end + trunk are frozen and the temporal back end is trained, as in the
+    paper (start from official weights with --set init=lipforensics_ff.pth); `freeze: false`
+    trains the whole network (e.g. from scratch, as the demo weights were). Resumes from
+    OUT_DIR/last.pt when present. For DDP run it under torchrun:
     `torchrun --nproc_per_node 2 -m dfbench_lipforensics.train --config CFG.yaml`.
     """
     from .config import load_config

@@ -70,7 +70,9 @@ def official_keys(net: LipForensicsNet) -> dict[str, tuple[int, ...]]:
     }
 
 
-def from_official(obj: Any, *, consensus: str | None = None, variant: Any = None) -> LipForensicsNet:
+def from_official(
+    obj: Any, *, consensus: str | None = None, variant: Any = None
+) -> LipForensicsNet:
     """Official checkpoint -> :class:`LipForensicsNet` in eval mode, in the weights' dtype.
 
     ``obj``: a state dict, a full training checkpoint (``{"model_state_dict": ...}`` etc.), with or

@@ -33,7 +33,12 @@ class ClipDataset(Protocol):
 
 
 class ClipsInMemory(Dataset):
-    """Clips as one uint8 array ``[N, T, 1, H, W]`` with labels and the video key of each clip."""
+    """Clips as one uint8 array ``[N, T, 1, H, W]`` with labels and the video key of each clip.
+
+    ``starts`` (optional) is the index of each clip's first frame in its video; with it, clips of
+    one video that follow each other without a gap form a contiguous run of frames, from which
+    time-offset augmentation (:mod:`.augment`) cuts windows at any start.
+    """
 
     def __init__(
         self,
@@ -41,6 +46,7 @@ class ClipsInMemory(Dataset):
         labels: Sequence[int],
         video_keys: Sequence[str],
         stats: dict[str, int] | None = None,
+        starts: Sequence[int] | None = None,
     ) -> None:
         if clips.dtype != np.uint8 or clips.ndim != 5 or clips.shape[2] != 1:
             raise ValueError(
@@ -48,10 +54,13 @@ class ClipsInMemory(Dataset):
             )
         if not len(clips) == len(labels) == len(video_keys):
             raise ValueError("clips, labels and video_keys must have the same length")
+        if starts is not None and len(starts) != len(clips):
+            raise ValueError("starts must give one frame index per clip")
         self.clips = clips
         self.labels = np.asarray(labels, dtype=np.int64)
         self.video_keys = list(video_keys)
         self.stats = dict(stats or {})
+        self.starts = None if starts is None else np.asarray(starts, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -61,17 +70,21 @@ class ClipsInMemory(Dataset):
 
     def subset(self, indices: Sequence[int]) -> ClipsInMemory:
         idx = np.asarray(indices, dtype=np.int64)
+        keys = [self.video_keys[i] for i in idx]
         return ClipsInMemory(
             self.clips[idx],
             self.labels[idx].tolist(),
-            [self.video_keys[i] for i in idx],
-            {**self.stats, "clips": len(idx)},
+            keys,
+            # "videos" of a subset: the videos it holds clips of (the parent's failures stay).
+            {**self.stats, "clips": len(idx), "videos": len(set(keys))},
+            None if self.starts is None else self.starts[idx].tolist(),
         )
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.npz")
+        extra = {} if self.starts is None else {"starts": self.starts}
         np.savez(
             tmp,
             clips=self.clips,
@@ -79,6 +92,7 @@ class ClipsInMemory(Dataset):
             video_keys=np.array(self.video_keys),
             stats_keys=np.array(list(self.stats)),
             stats_values=np.array(list(self.stats.values()), dtype=np.int64),
+            **extra,
         )
         tmp.replace(path)
 
@@ -86,7 +100,8 @@ class ClipsInMemory(Dataset):
     def load(cls, path: str | Path) -> ClipsInMemory:
         with np.load(path, allow_pickle=False) as z:
             stats = dict(zip(z["stats_keys"].tolist(), z["stats_values"].tolist(), strict=True))
-            return cls(z["clips"], z["labels"].tolist(), z["video_keys"].tolist(), stats)
+            starts = z["starts"].tolist() if "starts" in z.files else None
+            return cls(z["clips"], z["labels"].tolist(), z["video_keys"].tolist(), stats, starts)
 
 
 def _grey_chw(crop: np.ndarray) -> np.ndarray:
@@ -101,11 +116,15 @@ def _grey_chw(crop: np.ndarray) -> np.ndarray:
 
 
 def split_clips(
-    crops: Sequence[np.ndarray | None], clip_length: int, max_frames: int = 0
+    crops: Sequence[np.ndarray | None],
+    clip_length: int,
+    max_frames: int = 0,
+    starts: list[int] | None = None,
 ) -> tuple[list[np.ndarray], int]:
     """Non-overlapping clips ``[T, 1, H, W]`` from a video's per-frame crops (None = no face).
 
-    Returns (clips, number of clips dropped because a frame had no face).
+    Returns (clips, number of clips dropped because a frame had no face); the first frame of each
+    kept clip is appended to ``starts`` when given.
     """
     if max_frames:
         crops = crops[:max_frames]
@@ -116,6 +135,8 @@ def split_clips(
             dropped += 1
             continue
         clips.append(np.stack([_grey_chw(np.asarray(c)) for c in window]))
+        if starts is not None:
+            starts.append(start)
     return clips, dropped
 
 
@@ -131,6 +152,7 @@ def clip_dataset_from_crops(
     None where no face was found). ``max_frames`` keeps only the leading frames (FF++: 110).
     """
     clips: list[np.ndarray] = []
+    starts: list[int] = []
     labels: list[int] = []
     keys: list[str] = []
     stats = {
@@ -149,7 +171,8 @@ def clip_dataset_from_crops(
                 "%s: %d frames < one %d-frame clip; it contributes no clip", key, n, clip_length
             )
             continue
-        got, dropped = split_clips(list(crops), clip_length, max_frames)
+        got_starts: list[int] = []
+        got, dropped = split_clips(list(crops), clip_length, max_frames, got_starts)
         stats["clips_dropped_missing_face"] += dropped
         if not got:
             stats["videos_without_clip"] += 1
@@ -161,12 +184,13 @@ def clip_dataset_from_crops(
                     f"{key}: clip shape {c.shape} differs from {shape}; crops must share one size"
                 )
         clips += got
+        starts += got_starts
         labels += [int(label)] * len(got)
         keys += [key] * len(got)
     if not clips:
         raise ValueError(f"no clip of {clip_length} frames could be built ({stats})")
     stats["clips"] = len(clips)
-    return ClipsInMemory(np.stack(clips).astype(np.uint8, copy=False), labels, keys, stats)
+    return ClipsInMemory(np.stack(clips).astype(np.uint8, copy=False), labels, keys, stats, starts)
 
 
 def prepared_split(
@@ -174,13 +198,18 @@ def prepared_split(
 ) -> ClipsInMemory:
     """Index ``data_cfg.dataset``/``split`` through dfbench, crop mouths with the variant's cropper
     and build clips — the same face stage evaluation uses. The result is cached as ``.npz`` in
-    ``cache_dir`` so a resumed run does not crop again."""
+    ``cache_dir`` so a resumed run does not crop again.
+
+    ``input_spec.size`` sets the crop size: the trainer asks for a larger one (e.g. 96 for an
+    88-px model) when ``augment.crop`` is on, and cuts the model's window from it.
+    """
     from dfbench.pipeline import FaceStage
     from dfbench.registry import get_registry
     from dfbench.runner import resolve_dataset_items
     from dfbench.specs import load_object
 
-    cache = Path(cache_dir) / f"clips_{data_cfg.dataset}_{split}.npz" if cache_dir else None
+    name = f"clips_{data_cfg.dataset}_{split}_{input_spec.size}px.npz"
+    cache = Path(cache_dir) / name if cache_dir else None
     if cache is not None and cache.exists():
         return ClipsInMemory.load(cache)
     reg = get_registry()
@@ -205,7 +234,7 @@ def prepared_split(
         missing_face="skip",
         max_frames=data_cfg.max_frames or None,
     )
-    clips, labels, keys = [], [], []
+    clips, labels, keys, starts = [], [], [], []
     stats = {"videos": len(items), "failed_videos": 0}
     for item in items:
         pv = stage.prepare(item)
@@ -216,6 +245,7 @@ def prepared_split(
         clips.append(pv.units)
         labels += [item.label] * len(pv.units)
         keys += [item.key] * len(pv.units)
+        starts += [int(i) for i in pv.unit_index]
     if not clips:
         raise ValueError(f"{data_cfg.dataset}/{split}: no video produced a clip ({stats})")
     ds = ClipsInMemory(
@@ -223,6 +253,7 @@ def prepared_split(
         labels,
         keys,
         {**stats, "clips": len(keys)},
+        starts,
     )
     if cache is not None:
         ds.save(cache)

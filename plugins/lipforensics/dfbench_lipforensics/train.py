@@ -1,8 +1,11 @@
 """Fine-tuning LipForensics on a prepared dataset (the official repository ships no training code).
 
-As in the paper, the LRW-pretrained 3D front end and ResNet-18 trunk are frozen (BN statistics
-too) and only the temporal back end — the MS-TCN, the head and, for the TA variant, the attention —
-is trained with Adam and a binary cross-entropy on clip logits.
+By default, as in the paper, the LRW-pretrained 3D front end and ResNet-18 trunk are frozen (BN
+statistics too) and only the temporal back end — the MS-TCN, the head and, for the TA variant, the
+attention — is trained with Adam and a binary cross-entropy on clip logits. ``freeze: false``
+trains the whole network instead: the explicit choice when no lip-reading trunk exists (the demo
+weights are trained that way from scratch), recorded in the weights' ``training.trained``.
+Augmentation (random crops, flips, time offsets; :mod:`.augment`) applies to training batches only.
 
 Properties a user relies on:
 
@@ -11,8 +14,9 @@ Properties a user relies on:
   position in the epoch; the batch order is a pure function of ``(seed, epoch)``, so a resumed run
   reproduces the uninterrupted one exactly.
 - **selection on validation only**: after each epoch the validation split is scored (video-level
-  AUC from mean clip logits, as evaluation does, or loss); the best epoch is written to
-  ``OUT_DIR/best`` (dfbench weights) with the rule recorded in its config and in ``summary.json``.
+  AUC from mean clip logits, as evaluation does, or loss; equal AUCs are broken by the lower loss);
+  the best epoch is written to ``OUT_DIR/best`` (dfbench weights) with the rule recorded in its
+  config and in ``summary.json``.
 - **precision**: bf16 autocast on CPU (AMX), fp16 AMP with a grad scaler on CUDA, or fp32.
 - **DDP**: under ``torchrun`` each rank trains on its shard of the batch order (gloo on CPU, NCCL
   on CUDA); rank 0 validates and writes.
@@ -21,6 +25,7 @@ Properties a user relies on:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -38,6 +43,7 @@ from torch import nn
 
 from dfbench.weights import atomic_write_json, read_weights_dir, resolve_source, save_weights
 
+from .augment import ClipSampler, centre_crop
 from .config import TrainConfig, load_config
 from .model import LipForensicsDetector, trainable_parameters
 
@@ -112,12 +118,15 @@ def load_init_weights(det: LipForensicsDetector, source: str) -> dict[str, Any]:
 class _Trainable(nn.Module):
     """What the optimiser sees: the frozen part runs without autograd (and in eval mode)."""
 
-    def __init__(self, net, freeze: bool, from_features: bool) -> None:
+    def __init__(self, net, freeze: bool, from_features: bool, channels_last: bool = False) -> None:
         super().__init__()
         self.net, self.freeze, self.from_features = net, freeze, from_features
+        self.channels_last = channels_last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.from_features:
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last_3d)
             if self.freeze:
                 with torch.no_grad():
                     x = self.net.frame_features(x)
@@ -147,14 +156,16 @@ def _batch_order(n: int, seed: int, epoch: int, world: int, rank: int) -> list[i
 
 
 @torch.no_grad()
-def _features(net, ds, batch: int, device, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Trunk features ``[N, T, C]`` (float32) and labels for every clip of ``ds``."""
+def _features(
+    net, ds, batch: int, device, precision: str, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Trunk features ``[N, T, C]`` (float32) and labels for every clip of ``ds`` (centre crops)."""
     _, cast = _autocast(precision, device)
     feats, labels = [], []
     net.eval()
     for start in range(0, len(ds), batch):
         xs, ys = zip(*(ds[i] for i in range(start, min(start + batch, len(ds)))), strict=True)
-        x = _normalise(torch.stack(list(xs)).to(device))
+        x = _normalise(centre_crop(torch.stack(list(xs)), size).to(device))
         with cast:
             feats.append(net.frame_features(x).float().cpu())
         labels += list(ys)
@@ -274,6 +285,12 @@ def train(
     det: LipForensicsDetector = SPEC.build(cfg.variant)
     init_info = load_init_weights(det, cfg.init) if cfg.init else {"init": None}
     net = det.net.to(device)
+    if cfg.channels_last:
+        net.frontend3D.to(memory_format=torch.channels_last_3d)
+        net.trunk.to(memory_format=torch.channels_last)
+    size = det.input_spec.size
+    # With random crops, prepare crops `augment.crop` px larger than the model input (96 for 88).
+    prep_spec = dataclasses.replace(det.input_spec, size=size + cfg.augment.crop)
     if cfg.freeze:
         for m in net.frozen_modules:
             m.requires_grad_(False)
@@ -288,7 +305,7 @@ def train(
         for turn in ("main", "others"):  # rank 0 crops and caches first; the others read its cache
             if dist.is_main == (turn == "main"):
                 if train_data is None:
-                    train_data = factory(cfg.data, cfg.data.train_split, det.input_spec, cache)
+                    train_data = factory(cfg.data, cfg.data.train_split, prep_spec, cache)
                 if val_data is None and cfg.data.val_fraction > 0:
                     from .data import holdout_split
 
@@ -296,14 +313,15 @@ def train(
                         train_data, cfg.data.val_fraction, cfg.seed
                     )
                 elif val_data is None:
-                    val_data = factory(cfg.data, cfg.data.val_split, det.input_spec, cache)
+                    val_data = factory(cfg.data, cfg.data.val_split, prep_spec, cache)
             dist.barrier()
     precision, cast = _autocast(cfg.precision, device)
-    use_features = cfg.freeze and cfg.cache_features
+    augmenting = cfg.augment.enabled
+    use_features = cfg.freeze and cfg.cache_features and not augmenting
     if use_features:
         t0 = time.perf_counter()
-        train_x, train_y = _features(net, train_data, cfg.batch_size, device, precision)
-        val_x, val_y = _features(net, val_data, cfg.batch_size, device, precision)
+        train_x, train_y = _features(net, train_data, cfg.batch_size, device, precision, size)
+        val_x, val_y = _features(net, val_data, cfg.batch_size, device, precision, size)
         log.info(
             "trunk features for %d + %d clips in %.1fs",
             len(train_y),
@@ -311,7 +329,7 @@ def train(
             time.perf_counter() - t0,
         )
 
-        def train_inputs(idx):
+        def train_inputs(idx, epoch, batch):
             return train_x[idx]
 
         def val_inputs(a, b):
@@ -324,15 +342,19 @@ def train(
             [int(val_data[i][1]) for i in range(len(val_data))], dtype=torch.float32
         )
 
-        def train_inputs(idx):
-            return _normalise(torch.stack([train_data[i][0] for i in idx]))
+        sampler = ClipSampler(train_data, size, cfg.augment) if augmenting else None
+
+        def train_inputs(idx, epoch, batch):
+            if sampler is not None:
+                return _normalise(sampler.train_batch(idx, (cfg.seed, epoch, batch)))
+            return _normalise(centre_crop(torch.stack([train_data[i][0] for i in idx]), size))
 
         def val_inputs(a, b):
-            return _normalise(torch.stack([val_data[i][0] for i in range(a, b)]))
+            return _normalise(centre_crop(torch.stack([val_data[i][0] for i in range(a, b)]), size))
 
     val_keys = list(getattr(val_data, "video_keys", []) or [])
 
-    model = _Trainable(net, cfg.freeze, use_features)
+    model = _Trainable(net, cfg.freeze, use_features, cfg.channels_last)
     ddp_model: nn.Module = model
     if dist.enabled:
         ddp_model = nn.parallel.DistributedDataParallel(
@@ -390,6 +412,14 @@ def train(
             )
 
     maximise = cfg.select_metric == "val_auc"
+    tie_note = " (ties: lower val_loss)" if maximise else ""
+    trained_note = (
+        "temporal back end only (front end + trunk frozen, as in the paper); "
+        + ("from " + str(cfg.init) if cfg.init else "frozen part at its seeded random init")
+        if cfg.freeze
+        else "whole network (front end + trunk + temporal back end); "
+        + ("from " + str(cfg.init) if cfg.init else "from scratch (seeded random init)")
+    )
     split_name = (
         f"{cfg.data.dataset}/{cfg.data.train_split}[held-out {cfg.data.val_fraction:.0%} of videos]"
         if cfg.data.val_fraction > 0
@@ -404,7 +434,7 @@ def train(
         running, seen = 0.0, 0
         for b in range(state["step_in_epoch"], len(batches)):
             idx = batches[b]
-            x, y = train_inputs(idx).to(device), train_y[idx].to(device)
+            x, y = train_inputs(idx, epoch, b).to(device), train_y[idx].to(device)
             with cast:
                 z = ddp_model(x)
             loss = F.binary_cross_entropy_with_logits(z.float(), y)
@@ -455,12 +485,20 @@ def train(
                 and (
                     math.isnan(best["value"])
                     or (value > best["value"] if maximise else value < best["value"])
+                    # A few validation videos make AUC coarse (steps of 1/16 for 4 + 4): among
+                    # equal AUCs the better-calibrated epoch (lower loss) wins.
+                    or (
+                        maximise
+                        and value == best["value"]
+                        and record["val_loss"] < best.get("val_loss", math.inf)
+                    )
                 )
             )
             if better:
                 state["best"] = {
                     "metric": cfg.select_metric,
                     "value": value,
+                    "val_loss": record["val_loss"],
                     "epoch": epoch + 1,
                     "split": split_name,
                     "step": state["step"],
@@ -473,13 +511,19 @@ def train(
                             "init": init_info,
                             "variant": cfg.variant,
                             "freeze": cfg.freeze,
+                            "trained": trained_note,
                             "precision": precision,
+                            "epochs": cfg.epochs,
+                            "batch_size": cfg.batch_size,
+                            "seed": cfg.seed,
+                            "optim": cfg.to_dict()["optim"],
+                            "augment": cfg.to_dict()["augment"],
                             "data": cfg.to_dict()["data"],
                         },
                         "selection": {
                             **state["best"],
-                            "rule": f"best {cfg.select_metric} on the validation "
-                            f"split {split_name}; no test data was read",
+                            "rule": f"best {cfg.select_metric} on the validation split "
+                            f"{split_name}{tie_note}; no test data was read",
                         },
                     },
                 )
@@ -491,6 +535,8 @@ def train(
         dist.barrier()
 
     summary = {
+        "trained": trained_note,
+        "config": cfg.to_dict(),
         "selection": state["best"],
         "history": state["history"],
         "best_dir": str(out / "best"),

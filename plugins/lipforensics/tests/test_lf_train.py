@@ -153,6 +153,80 @@ def test_holdout_validation_is_by_video_stratified_and_disjoint(tmp_path):
     assert set(tr.video_keys).isdisjoint(va.video_keys)
     assert len(tr) + len(va) == len(ds)
     assert sorted(set(va.labels.tolist())) == [0, 1] and len(set(va.video_keys)) == 4
+    assert (tr.stats["videos"], va.stats["videos"]) == (8, 4)
     assert holdout_split(ds, 0.25, seed=0)[1].video_keys == va.video_keys
     summary = train(_cfg(tmp_path, epochs=1, data={"val_fraction": 0.25}), train_data=ds)
     assert summary["val_clips"] == len(va) and "held-out 25%" in summary["selection"]["split"]
+
+
+def counting_videos(n_videos: int, n_frames: int = 7, t: int = 3, size: int = 28) -> ClipsInMemory:
+    """Pixel (frame f, column c) = 32 f + c: the crop offset, a flip and the frame index of every
+    frame of a clip can be read back from its first row."""
+    frames = np.stack([32 * f + np.arange(size)[None, :].repeat(size, 0) for f in range(n_frames)])
+    videos = [
+        (f"d/{'fake' if v % 2 else 'real'}/m/{v}", v % 2, frames.astype(np.uint8))
+        for v in range(n_videos)
+    ]
+    return clip_dataset_from_crops(videos, clip_length=t)
+
+
+def test_clip_sampler_crops_flips_and_offsets_within_one_video():
+    from dfbench_lipforensics.augment import ClipSampler
+    from dfbench_lipforensics.config import AugmentConfig
+
+    ds = counting_videos(4)  # 7 frames -> clips at 0 and 3 (frame 6 belongs to no clip)
+    assert ds.starts.tolist() == [0, 3] * 4
+    s = ClipSampler(ds, 24, AugmentConfig(crop=4, hflip=0.5, time_offset=True))
+    starts, flips, offsets = set(), set(), set()
+    for b in range(40):
+        x = s.train_batch([0, 3, 6], (0, 0, b)).numpy().astype(np.int64)
+        assert x.shape == (3, 3, 1, 24, 24)
+        for row in x[:, :, 0, 0, :]:  # [T, W] first row of each frame of one clip
+            flipped = bool(row[0, 0] > row[0, -1])
+            left = row[:, -1] if flipped else row[:, 0]  # 32 * frame + crop offset
+            frames, offset = left // 32, left % 32
+            # Consecutive frames of the clips' contiguous run (frames 0-5), one offset per clip.
+            assert (np.diff(frames) == 1).all() and 0 <= frames[0] <= 3, frames
+            assert len(set(offset.tolist())) == 1
+            starts.add(int(frames[0]))
+            flips.add(flipped)
+            offsets.add(int(offset[0]))
+    assert starts == set(range(4)) and flips == {False, True} and offsets == set(range(5))
+    # Pure function of the seed (resume replays it); validation gets the evaluation centre crop.
+    assert torch.equal(s.train_batch([1, 2], (3, 1, 2)), s.train_batch([1, 2], (3, 1, 2)))
+    assert torch.equal(s.eval_batch(0, 2), torch.from_numpy(ds.clips[0:2, ..., 2:26, 2:26]))
+    no_starts = ClipsInMemory(ds.clips, ds.labels.tolist(), ds.video_keys)
+    with pytest.raises(ValueError, match="first frame of each clip"):
+        ClipSampler(no_starts, 24, AugmentConfig(time_offset=True))
+
+
+def test_train_everything_with_augmentation_resumes_exactly_and_is_recorded(tmp_path):
+    """``freeze: false`` (the demo's from-scratch recipe) moves the trunk too; augmentation keeps
+    the resume contract; the weights say what was trained and how."""
+    tr, va = synthetic_clips(8, seed=0, size=28), synthetic_clips(4, seed=1, size=28)
+    tr.starts = np.array([0, 5] * 8)  # two consecutive 5-frame clips per video
+    aug = {"crop": 4, "hflip": 0.5, "time_offset": True}
+    kw = dict(freeze=False, augment=aug, epochs=2, batch_size=4, checkpoint_every_steps=3)
+    full = train(_cfg(tmp_path / "a", **kw), train_data=tr, val_data=va)
+
+    def kill(step: int, loss: float) -> None:
+        if step == 5:
+            raise KeyboardInterrupt
+
+    b = _cfg(tmp_path / "b", **kw)
+    with pytest.raises(KeyboardInterrupt):
+        train(b, train_data=tr, val_data=va, on_step=kill)
+    resumed = train(b, train_data=tr, val_data=va)
+    assert [h["val_loss"] for h in resumed["history"]] == [h["val_loss"] for h in full["history"]]
+    wa = torch.load(tmp_path / "a" / "run" / "last.pt", weights_only=True)["model"]
+    wb = torch.load(tmp_path / "b" / "run" / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+    torch.manual_seed(0)
+    ref = SPEC.build("test_ta").state_dict()
+    state, config = read_weights_dir(tmp_path / "a" / "run" / "best")
+    assert not torch.equal(state["net.frontend3D.0.weight"], ref["net.frontend3D.0.weight"])
+    assert config["training"]["trained"].startswith("whole network")
+    assert "from scratch" in config["training"]["trained"]
+    assert config["training"]["augment"] == {**aug, "hflip": 0.5}
+    assert full["config"]["freeze"] is False
