@@ -290,6 +290,10 @@ def demo(detectors, output, leaderboard_root, as_json):
         _echo_json(rows)
         return
     click.echo(format_table(rows))
+    click.echo(f"\nruns: {output}/<detector>/ (results.json, predictions.parquet)")
+    if leaderboard_root:
+        click.echo(f"leaderboard: measured demo entries added to {leaderboard_root}/ "
+                   f"(see {leaderboard_root}/README.md and {leaderboard_root}/index.html)")
 
 
 # -- commands defined in their own modules (robustness grid, throughput protocol) ----------------

@@ -73,7 +73,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    title = "dfbench demo — embedded demo test split (video level; fakes: self-blended and face-swapped)"
+    title = ("dfbench demo — embedded demo test split, video level (24 videos; fakes: self-blended, face-swapped,\n"
+             "low-resolution swap, lip-synced). Demo weights show the harness works; they say nothing about\n"
+             "the published models' accuracy.")
     return "\n".join([title, "", line(head), sep, *map(line, body)])
 
 

@@ -174,7 +174,10 @@ def protocol_for(results: dict[str, Any], trained_on: str = "") -> tuple[str, di
         "preprocessing": f"dfbench cropper {p.get('cropper', {}).get('name', '?')}, {unit}s",
         "description": "measured by dfbench: video-level metrics with bootstrap CIs over videos; frame-level beside",
     }
-    return f"video_train-{slug(train)}", info
+    # Only the training set itself names the table (``demo/train (24 videos; …)`` -> ``demo-train``):
+    # the details differ per weights and would put every entry in a table of its own.
+    train_set = re.split(r"\s*[(:;,]", train, maxsplit=1)[0] or train
+    return f"video_train-{slug(train_set)}", info
 
 
 def measured_block(results: dict[str, Any]) -> dict[str, Any]:

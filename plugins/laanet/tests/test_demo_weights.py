@@ -54,7 +54,7 @@ def test_weights_card_records_data_selection_and_recipe():
     cfg = json.loads((WEIGHTS / "config.json").read_text())
     assert cfg["variant"] == "test" and cfg["input"]["size"] == 64
     card = cfg["card"]
-    assert "demo train split" in card["trained_on"] and "SBI" in card["trained_on"]
+    assert card["trained_on"].startswith("demo/train (") and "SBI" in card["trained_on"]
     # selected on held-out TRAIN videos, never on the test split
     assert cfg["selection"]["split"] == "dataset:demo:holdout:0.25"
     assert "held-out" in card["selection"] and "test split was never read" in card["selection"]

@@ -1,0 +1,35 @@
+"""`dfbench demo`: one table, trained detectors scored, untrained families labelled, entries added."""
+
+import json
+
+from click.testing import CliRunner
+
+from dfbench import registry as reg_mod
+from dfbench.cli import cli
+
+
+def test_demo_table_scores_trained_and_labels_untrained(tmp_path, monkeypatch):
+    monkeypatch.setenv("DFBENCH_EXTRA_PLUGINS", "dfbench.testing:TESTING_PLUGIN")
+    reg_mod.get_registry(refresh=True)
+    try:
+        res = CliRunner().invoke(cli, ["demo", "--detectors", "constant", "-o", str(tmp_path / "runs"),
+                                       "--leaderboard", str(tmp_path / "lb")])
+        assert res.exit_code == 0, res.output
+        assert "constant" in res.output and "0.500" in res.output and "24" in res.output
+        entries = list((tmp_path / "lb").rglob("constant.json"))
+        assert len(entries) == 1
+        entry = json.loads(entries[0].read_text())
+        assert entry["measured"]["metrics"]["video"]["auc"] == 0.5
+        assert entries[0].parent.parent.name == "demo"
+        assert (tmp_path / "lb" / "README.md").exists() and (tmp_path / "lb" / "index.html").exists()
+    finally:
+        monkeypatch.delenv("DFBENCH_EXTRA_PLUGINS")
+        reg_mod.get_registry(refresh=True)
+
+
+def test_families_without_demo_weights_are_listed_not_scored():
+    from dfbench.demo_run import format_table
+
+    table = format_table([{"detector": "newfamily", "trained": False, "auc": None,
+                           "note": "no trained weights installed: not scored"}])
+    assert "newfamily" in table and "not scored" in table
