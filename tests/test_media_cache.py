@@ -219,7 +219,7 @@ def test_unknown_executor_is_rejected(videos, tmp_path):
         prepare(videos, DlibAlignCropper(), SPEC, tmp_path, executor="dask", progress=False)
 
 
-@pytest.mark.slow
+@pytest.mark.acceptance
 def test_ray_executor_gives_the_same_cache(videos, tmp_path):
     pytest.importorskip("ray")
     local = prepare(videos, DlibAlignCropper(), SPEC, tmp_path / "local", progress=False)

@@ -2,7 +2,7 @@
 
 Fast tests run the real grid (runner, face detection, corruptions) with the testing plugin's
 ``oracle`` detector on the tiny ``synthetic`` dataset, 2 types x 2 levels; the demo-dataset
-acceptance run is ``slow``.
+acceptance run is marked ``acceptance`` (it runs in ``make test``).
 """
 
 from __future__ import annotations
@@ -443,7 +443,7 @@ def test_wrong_shape_from_a_corruption_is_named(tmp_path):
 # -- acceptance on the demo dataset (slow) ---------------------------------------------------------
 
 
-@pytest.mark.slow
+@pytest.mark.acceptance
 def test_demo_dataset_acceptance(tmp_path, monkeypatch):
     monkeypatch.setenv("DFBENCH_EXTRA_PLUGINS", "dfbench.testing:TESTING_PLUGIN")
     from dfbench.cli import cli

@@ -67,7 +67,7 @@ def test_tiny_parity_with_the_official_forward():
     assert (ours["hm"] - plain["hm"]).abs().max() > 1e-6
 
 
-@pytest.mark.slow
+@pytest.mark.acceptance
 def test_b4_384_parity_with_the_official_forward_float64(b4_official, b4_converted):
     x = torch.rand(1, 3, 384, 384, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
     with torch.no_grad():
@@ -150,7 +150,7 @@ def test_another_architecture_is_refused_with_a_list_of_differences():
     assert "missing keys" in str(e.value) and "more" in str(e.value)
 
 
-@pytest.mark.slow
+@pytest.mark.acceptance
 def test_dfbench_convert_writes_weights_that_load_with_weights_dir(tmp_path, b4_official, b4_converted):
     from dfbench.build import build_detector
     from dfbench.convert import convert_official

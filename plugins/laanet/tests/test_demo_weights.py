@@ -1,7 +1,7 @@
 """The packaged ``demo`` weights of LAA-Net: resolvable, pinned, documented, and actually trained.
 
 They are the tiny ``test`` variant trained on the real videos of the offline ``demo`` dataset with
-SBI pseudo-fakes (``dfbench_laanet/configs/demo.yaml``); the slow test re-runs the harness
+SBI pseudo-fakes (``dfbench_laanet/configs/demo.yaml``); the acceptance test re-runs the harness
 evaluation the weights were accepted with.
 """
 
@@ -100,7 +100,7 @@ def test_demo_weights_rank_pseudo_fakes_above_reals(demo_detector):
     assert trained > untrained + 0.1
 
 
-@pytest.mark.slow
+@pytest.mark.acceptance
 def test_demo_weights_through_the_harness(tmp_path):
     """The acceptance run: registry name, ``laanet`` cropper, flip test, 32 frames per video."""
     from dfbench.runner import evaluate

@@ -38,7 +38,7 @@ def _weights(out: Path) -> dict[str, torch.Tensor]:
     return torch.load(out / "checkpoints" / "last.pt", weights_only=True)["model"]
 
 
-@pytest.mark.slow
+@pytest.mark.acceptance
 def test_torchrun_two_processes_match_one_process_with_double_batch(tmp_path):
     torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
     script = tmp_path / "run.py"
@@ -69,7 +69,7 @@ def test_torchrun_two_processes_match_one_process_with_double_batch(tmp_path):
     assert n_off / n_total < 1e-4, f"{n_off} of {n_total} weights differ"
 
 
-@pytest.mark.slow
+@pytest.mark.acceptance
 def test_kill_dash_nine_then_resume_gives_the_same_weights(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
