@@ -218,7 +218,19 @@ class CropCache:
 
         Columns: key, label, method, frame_index, face (0 = primary), crop (path relative to the
         cache root, null when no face), landmarks, box, n_faces. Returns the dataset directory.
+        Two processes finalizing the same cache (two runs sharing crops) take turns on a lock file.
         """
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".finalize.lock", "w") as lock:
+            try:
+                import fcntl
+
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            except ImportError:  # no advisory locks on this platform: finalize unguarded
+                pass
+            return self._finalize_locked()
+
+    def _finalize_locked(self) -> Path:
         import datasets
         import pyarrow as pa
 

@@ -36,9 +36,10 @@ def train_cmd(config_path: str, overrides: tuple[str, ...], resume: bool) -> Non
 @click.argument("dst", type=click.Path(file_okay=False))
 @click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default="bfloat16", show_default=True,
               help="Storage precision of the exported safetensors (loaded into float32 by the harness).")
-def export_cmd(src: str, dst: str, dtype: str) -> None:
+@click.option("--tag", default=None, help="Weights tag recorded in config.json (default: DST's directory name).")
+def export_cmd(src: str, dst: str, dtype: str, tag: str | None) -> None:
     """Re-save trained weights SRC (e.g. runs/x/best) to DST for shipping."""
     from .train import export_weights
 
-    out = export_weights(src, dst, dtype)
+    out = export_weights(src, dst, dtype, tag=tag)
     click.echo(f"wrote {out}")

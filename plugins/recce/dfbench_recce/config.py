@@ -1,8 +1,8 @@
 """Training configuration: nested dataclasses read from YAML, with ``--set key=value`` overrides.
 
-Example (``dfbench_recce/configs/demo.yaml`` is a complete one)::
+Example (``dfbench_recce/configs/demo_lite.yaml`` is a complete one)::
 
-    variant: default            # default | gf | test | test_gf
+    variant: default            # default | gf | lite | lite_gf | test | test_gf
     out_dir: runs/recce_ffpp
     epochs: 20
     batch_size: 16
@@ -33,6 +33,15 @@ class ConfigError(DfbenchError):
 
 
 @dataclass
+class AugmentConfig:
+    """Per-sample jitter of training batches (see :mod:`dfbench_recce.augment`); 0 = off."""
+
+    scale: float = 0.0          # zoom factor in 1 +- scale
+    shift: float = 0.0          # translation up to this fraction of the side
+    colour: float = 0.0         # brightness / contrast / saturation factors in 1 +- colour
+
+
+@dataclass
 class DataConfig:
     train: str = ""
     """Training data: a folder (``<root>/<split>/{real,fake}/*``) or ``"module:factory"``."""
@@ -46,6 +55,7 @@ class DataConfig:
     """Passed to a ``module:factory`` source as keyword arguments."""
     num_workers: int = 0
     hflip: float = 0.5
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass
@@ -109,8 +119,15 @@ class TrainConfig:
         if self.data.val_split.lower() == "test":
             raise ConfigError("early stopping must not read the test split: set data.val_split to a "
                               "validation split (or data.val_fraction to hold out part of train)")
-        if self.variant not in ("default", "gf", "test", "test_gf"):
-            raise ConfigError(f"variant must be default, gf, test or test_gf, got {self.variant!r}")
+        from .spec import VARIANTS  # pure data, no torch
+
+        names = [v.name for v in VARIANTS]
+        if self.variant not in names:
+            raise ConfigError(f"variant must be one of {', '.join(names)}, got {self.variant!r}")
+        aug = self.data.augment
+        if not (0 <= aug.scale < 1 and 0 <= aug.shift < 0.5 and 0 <= aug.colour < 1):
+            raise ConfigError("data.augment needs 0 <= scale < 1, 0 <= shift < 0.5 and 0 <= colour < 1, "
+                              f"got {aug}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

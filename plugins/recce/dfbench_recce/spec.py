@@ -1,8 +1,11 @@
 """The RECCE detector family as dfbench registers it (pure data: importing this never imports torch).
 
 Variants: ``default`` (id ``recce``, the paper model), ``gf`` (``recce_gf``, global Fourier filter
-+ spatial/frequency cross-attention, see :mod:`dfbench_recce.gf`), and the tiny ``test`` /
-``test_gf`` variants (64 px, narrow widths) that run in milliseconds for contract tests.
++ spatial/frequency cross-attention, see :mod:`dfbench_recce.gf`), ``lite`` / ``lite_gf``
+(``recce_lite``, ``recce_lite_gf``: the same topologies at 128 px and about a quarter of the widths,
+small enough to train on the demo dataset on a CPU in minutes; they carry the ``demo`` weights), and
+the tiny ``test`` / ``test_gf`` variants (64 px, narrow widths) that run in milliseconds for
+contract tests.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ def _input(size: int) -> InputSpec:
 _TINY = {"input_size": 64, "stem": (8, 16), "entry": (16, 24, 32), "exit": (48, 56, 64),
          "decoder": (16, 12, 8), "graph_dim": 16, "drop_rate": 0.2, "gf_dim": 16, "gf_heads": 2}
 
+# Demo-sized RECCE: every block of the paper model, 128 px input (8x8 block4 grid, so the graph
+# reasoning still sees 16x16 and 32x32 decoder neighbourhoods), middle-flow width 192 instead of
+# 728. 1.7 M parameters (1.8 M with gf) against 25.8 M: ~30 training images/s on one CPU core.
+_LITE = {"input_size": 128, "stem": (16, 32), "entry": (48, 96, 192), "exit": (256, 384, 512),
+         "decoder": (96, 48, 24), "graph_dim": 48, "drop_rate": 0.2, "gf_dim": 48, "gf_heads": 4}
+
 VARIANTS = (
     VariantSpec("default", _input(299), {"input_size": 299, "gf": False},
                 "RECCE as in the paper: Xception encoder, reconstruction decoder, graph reasoning, "
@@ -37,16 +46,22 @@ VARIANTS = (
     VariantSpec("gf", _input(299), {"input_size": 299, "gf": True},
                 "RECCE + learnable global Fourier filter on the block4 embedding and cross-modal "
                 "attention between the spatial and frequency streams (dfbench seed variant)."),
+    VariantSpec("lite", _input(128), {**_LITE, "gf": False},
+                "RECCE at 128 px and reduced widths (1.7 M parameters) for CPU-trained demo weights."),
+    VariantSpec("lite_gf", _input(128), {**_LITE, "gf": True},
+                "recce_gf at 128 px and reduced widths (1.8 M parameters) for CPU-trained demo weights."),
     VariantSpec("test", _input(64), {**_TINY, "gf": False}, "Tiny RECCE for CPU contract tests."),
     VariantSpec("test_gf", _input(64), {**_TINY, "gf": True}, "Tiny recce_gf for CPU contract tests."),
 )
 
 
 def packaged_weights() -> tuple[WeightsSpec, ...]:
-    """Weights shipped in ``dfbench_recce/weights/<tag>/`` (``model.safetensors`` + ``config.json``).
+    """Weights shipped in ``dfbench_recce/weights/<dir>/`` (``model.safetensors`` + ``config.json``).
 
-    The config names the variant and pins the sha256; its ``card`` says what the weights were
-    trained on and how the checkpoint was selected. Only small JSON files are read here.
+    The config names the variant and the tag (default: the directory name) and pins the sha256.
+    The core resolves weights by (tag, variant), so ``lite_demo/`` and ``lite_gf_demo/`` both carry
+    the tag ``demo`` (ids ``recce_lite.demo`` and ``recce_lite_gf.demo``). The ``card`` says what the
+    weights were trained on and how the checkpoint was selected. Only small JSON files are read.
     """
     root = resources.files("dfbench_recce") / "weights"
     out = []
@@ -63,7 +78,7 @@ def packaged_weights() -> tuple[WeightsSpec, ...]:
         card = cfg.get("card") or {}
         sel = cfg.get("selection") or {}
         out.append(WeightsSpec(
-            tag=d.name, variant=cfg.get("variant", "default"), source=f"package://dfbench_recce/weights/{d.name}",
+            tag=str(cfg.get("tag") or d.name), variant=cfg.get("variant", "default"), source=f"package://dfbench_recce/weights/{d.name}",
             sha256=cfg.get("sha256"), trained_on=card.get("trained_on", ""),
             selection=card.get("selection", json.dumps(sel) if sel else ""), license=card.get("license", ""),
             description=card.get("description", ""), reported=card.get("reported", {})))
@@ -78,7 +93,9 @@ SPEC = DetectorSpec(
     variants=VARIANTS,
     default_variant="default",
     weights=WEIGHTS,
-    # `recce` resolves to the demo weights when they ship; `recce_gf.demo_gf` names the gf ones.
+    # Weights resolve by (tag, variant): an id without a tag (`recce_lite`, `recce_lite_gf`) takes
+    # the demo weights of its own variant. The paper variants ship none, so `recce` / `recce_gf`
+    # stay untrained (a user must pass --weights) rather than load another architecture's weights.
     default_weights="demo" if any(w.tag == "demo" for w in WEIGHTS) else None,
     paper=PAPER,
     url="https://github.com/VISION-SJTU/RECCE",

@@ -11,6 +11,8 @@ Differences, on purpose:
   is written atomically after every epoch, and every source of randomness is re-seeded from
   ``(seed, epoch, rank)`` at the start of an epoch, so a run killed at any point and resumed ends
   with the same weights as an uninterrupted one.
+- Optional geometric / colour jitter (``data.augment``, :mod:`dfbench_recce.augment`), off by
+  default; the demo configs turn it on because two dozen training videos are otherwise memorised.
 - A final batch of one is trained, not dropped: BatchNorm layers use their running statistics for
   that step (batch statistics of a single sample are degenerate and can raise on 1x1 maps).
 - DDP via ``torchrun`` (gloo on CPU, NCCL on CUDA); rank 0 validates and writes files.
@@ -34,6 +36,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from dfbench.weights import atomic_write_json, save_weights
 
+from .augment import augment_batch
 from .config import TrainConfig
 from .data import collate, open_source, split_by_group
 from .losses import RecceLoss
@@ -235,6 +238,8 @@ def train(cfg: TrainConfig, resume: bool = True, train_dataset: Dataset | None =
     if cfg.compile:
         model = torch.compile(model)
 
+    aug = cfg.data.augment
+    augmenting = aug.scale > 0 or aug.shift > 0 or aug.colour > 0
     for epoch in range(state["epoch"] + 1, cfg.epochs):
         if state["stopped"]:
             break
@@ -251,6 +256,8 @@ def train(cfg: TrainConfig, resume: bool = True, train_dataset: Dataset | None =
             if cfg.data.hflip > 0:
                 flip = torch.rand(x.shape[0], generator=flip_gen) < cfg.data.hflip
                 x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+            if augmenting:
+                x = augment_batch(x, cfg.data.augment, flip_gen)
             x = x.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
             y = y.to(device)
             if cfg.channels_last:
@@ -323,11 +330,15 @@ def _save_best(net: RecceNet, variant, cfg: TrainConfig, state: dict, out: Path)
     atomic_write_json(out / "selection.json", selection)
 
 
-def export_weights(src: str | Path, dst: str | Path, dtype: str = "bfloat16", card: dict | None = None) -> Path:
+def export_weights(src: str | Path, dst: str | Path, dtype: str = "bfloat16", card: dict | None = None,
+                   tag: str | None = None) -> Path:
     """Re-save trained weights (``out_dir/best``) for shipping, e.g. as bfloat16 to halve the size.
 
     The harness loads them into a float32 network (``load_state_dict`` casts), so only storage
-    precision changes; ``config.json`` records both and pins the new file's sha256.
+    precision changes; ``config.json`` records both and pins the new file's sha256. ``tag`` is the
+    weights tag :func:`dfbench_recce.spec.packaged_weights` reports (default: the directory name).
+    The training record keeps only the run directory's name: an absolute path of the machine that
+    trained says nothing to a user and leaks local layout into a shipped file.
     """
     import json
 
@@ -345,6 +356,11 @@ def export_weights(src: str | Path, dst: str | Path, dtype: str = "bfloat16", ca
     os.replace(tmp, out / WEIGHTS_FILE)
     os.chmod(out / WEIGHTS_FILE, 0o644)  # safetensors writes 0600; shipped files must be readable
     config.update({"dtype": "float32", "stored_dtype": dtype, "sha256": sha256_file(out / WEIGHTS_FILE)})
+    training = config.get("training")
+    if isinstance(training, dict) and training.get("out_dir"):
+        training["out_dir"] = Path(training["out_dir"]).name
+    if tag:
+        config["tag"] = tag
     if card:
         config["card"] = card
     atomic_write_json(out / CONFIG_FILE, config)
