@@ -26,7 +26,7 @@ def test_all_official_keys_consumed_and_round_trip(official_state):
         assert back[k].dtype == v.dtype and torch.equal(back[k], v), k
 
 
-@pytest.mark.slow
+@pytest.mark.acceptance
 def test_float64_logits_match_independent_reference_at_299_batch1(official_state):
     net = from_official(official_state)
     assert net.fc.weight.dtype == torch.float64
