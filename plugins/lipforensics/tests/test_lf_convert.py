@@ -223,3 +223,20 @@ def test_convert_file_writes_dfbench_weights(official_sd, tmp_path):
     det = SPEC.build("r18")
     det.load_state_dict(state)
     assert torch.equal(det.net.tcn.tcn_output.weight, sd32["tcn.tcn_output.weight"])
+
+
+def test_core_convert_into_the_attention_variant(tmp_path):
+    """`dfbench convert lipforensics_r18_ta OFFICIAL.pth OUT` builds the TA variant on official weights."""
+    import torch
+
+    from dfbench.build import build_detector
+    from dfbench.convert import convert_official
+    from dfbench.registry import get_registry
+    from dfbench_lipforensics.convert import to_official
+
+    official = to_official(get_registry().detectors["lipforensics"].build("r18").net)
+    torch.save(official, tmp_path / "lf.pth")
+    out = convert_official("lipforensics_r18_ta", tmp_path / "lf.pth", tmp_path / "out")
+    det = build_detector("lipforensics_r18_ta", weights=str(out))
+    assert det.trained and det.variant.name == "r18_ta"
+    assert det(det.example_input(1)).shape == (1,)
