@@ -634,6 +634,11 @@ class Trainer:
         lr = self._set_lr(float(epoch))
         t0 = time.perf_counter()
         sums: dict[str, float] = {}
+        from tqdm.auto import tqdm
+
+        # A bar per epoch on the main process: a CPU run can take minutes per epoch.
+        bar = tqdm(total=n_steps, desc=f"epoch {epoch + 1}/{cfg.run.epochs}", unit="step", leave=False,
+                   disable=not self.is_main, dynamic_ncols=True)
         for i, batch in enumerate(loader):
             if cfg.optim.per_step:
                 lr = self._set_lr(epoch + i / n_steps)
@@ -642,6 +647,8 @@ class Trainer:
                 raise TrainingError(f"loss is {terms['total']} at epoch {epoch} step {i}; lower "
                                     f"optim.base_lr or use run.precision=fp32")
             self.step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{terms['total']:.4f}", refresh=False)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v
             if self.is_main:
@@ -650,6 +657,7 @@ class Trainer:
                     for k, v in terms.items():
                         self.writer.add_scalar(f"train/loss_{k}", v, self.step)
                     self.writer.add_scalar("train/lr", lr, self.step)
+        bar.close()
         dt = time.perf_counter() - t0
         self.epoch = epoch + 1
         record = {"epoch": self.epoch, "steps": n_steps, "lr": lr,
