@@ -70,8 +70,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             note = (note + f" {r['failed']} failed").strip()
         body.append([r["detector"], auc, _f(r.get("ap")), _f(r.get("eer")),
                      _f(r.get("videos_per_s"), 2), str(r.get("videos", 0)), note])
-    widths = [max(len(x) for x in col) for col in zip(head, *body)]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     title = ("dfbench demo — embedded demo test split, video level (24 videos; fakes: self-blended, face-swapped,\n"
              "low-resolution swap, lip-synced). Demo weights show the harness works; they say nothing about\n"

@@ -70,7 +70,7 @@ def finalize_run(out: Path, items: list[VideoItem], header: dict[str, Any], rule
             continue
         n_ok[it.label] += 1
         per_method_keys.setdefault(it.method, []).append(it.key)
-        for fi, lg in zip(rec["frames"], rec["logits"]):
+        for fi, lg in zip(rec["frames"], rec["logits"], strict=True):
             rows_key.append(it.key)
             rows_idx.append(fi)
             rows_label.append(it.label)

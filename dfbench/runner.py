@@ -24,11 +24,11 @@ import numpy as np
 
 from . import __version__
 from .errors import DfbenchError
+from .indexing import resolve_dataset_items
 from .pipeline import FaceStage, ModelStage, PreparedVideo, prefetch
 from .registry import Registry, get_registry
 from .results import PARTIAL_FILE, SCHEMA_VERSION, finalize_run, read_partial
 from .specs import DatasetSpec, VideoItem
-from .indexing import resolve_dataset_items
 from .weights import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def select_subset(items: list[VideoItem], limit: int | None, limit_percent: floa
     for it in items:
         by_label.setdefault(it.label, []).append(it)
     chosen: list[VideoItem] = []
-    for label, group in sorted(by_label.items()):
+    for _label, group in sorted(by_label.items()):
         share = max(1, round(n * len(group) / n_total))
         chosen += sorted(group, key=lambda it: _stable_rank(seed, it.key))[:share]
     keep = {it.key for it in chosen}

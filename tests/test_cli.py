@@ -45,8 +45,9 @@ def test_unknown_detector_says_did_you_mean(runner, tmp_path):
 
 
 def test_predict_video_image_and_folder(runner, tmp_path):
-    from dfbench.testing import make_face_frames, write_video
     import cv2
+
+    from dfbench.testing import make_face_frames, write_video
 
     write_video(tmp_path / "media" / "real.mp4", make_face_frames(6, seed=1))
     write_video(tmp_path / "media" / "fake.mp4", make_face_frames(6, fake=True, seed=2))

@@ -32,9 +32,10 @@ def test_declared_weights_resolve_and_load(family):
 
 
 def test_check_detector_catches_a_broken_detector():
+    import torch
+
     from dfbench.detector import Detector
     from dfbench.specs import DetectorSpec, InputSpec, VariantSpec
-    import torch
 
     class BatchLeaky(torch.nn.Module):
         def forward(self, x):  # depends on the other samples in the batch

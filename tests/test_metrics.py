@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from dfbench.metrics import aggregate_videos, frame_metrics, paired_bootstrap_auc, sigmoid, video_metrics
+from dfbench.metrics import (
+    aggregate_videos,
+    frame_metrics,
+    paired_bootstrap_auc,
+    sigmoid,
+    video_metrics,
+)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -228,11 +228,11 @@ def test_convert_file_writes_dfbench_weights(official_sd, tmp_path):
 def test_core_convert_into_the_attention_variant(tmp_path):
     """`dfbench convert lipforensics_r18_ta OFFICIAL.pth OUT` builds the TA variant on official weights."""
     import torch
+    from dfbench_lipforensics.convert import to_official
 
     from dfbench.build import build_detector
     from dfbench.convert import convert_official
     from dfbench.registry import get_registry
-    from dfbench_lipforensics.convert import to_official
 
     official = to_official(get_registry().detectors["lipforensics"].build("r18").net)
     torch.save(official, tmp_path / "lf.pth")
