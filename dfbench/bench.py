@@ -252,13 +252,11 @@ def measure_end_to_end(
     from .media.decode import probe, read_frames
     from .pipeline import FaceStage
     from .registry import get_registry
-    from .specs import VideoItem, load_object
+    from .specs import VideoItem
 
     reg = registry or get_registry()
     spec = detector.input_spec
-    cropper_spec = reg.cropper(spec.cropper)
-    settings = {**cropper_spec.defaults, **dict(spec.crop_settings)}
-    cropper = load_object(cropper_spec.factory)(**settings)
+    cropper, _ = reg.build_cropper(spec.cropper, spec.crop_settings)
     face = FaceStage(spec, cropper)
     model = _model_stage(
         detector,

@@ -37,13 +37,11 @@ def predict_paths(path: str | Path, detector: str, *, weights: str | None = None
     from .build import build_detector
     from .pipeline import FaceStage, ModelStage
     from .registry import get_registry
-    from .specs import load_object
 
     reg = get_registry()
     det = build_detector(detector, weights=weights, registry=reg)
     spec = det.input_spec
-    cspec = reg.cropper(spec.cropper)
-    cropper = load_object(cspec.factory)(**{**cspec.defaults, **dict(spec.crop_settings)})
+    cropper, _ = reg.build_cropper(spec.cropper, spec.crop_settings)
     face = FaceStage(spec, cropper, missing_face=missing_face)
     model = ModelStage(det, device=device, precision=precision, flip_test=spec.flip_test, batch_size=8)
     items = media_items(path)

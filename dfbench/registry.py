@@ -19,7 +19,15 @@ from .errors import (
     UnknownDetectorError,
 )
 from .plugins import get_plugin_manager
-from .specs import CorruptionSpec, CropperSpec, DatasetSpec, DetectorSpec, VariantSpec, WeightsSpec
+from .specs import (
+    CorruptionSpec,
+    CropperSpec,
+    DatasetSpec,
+    DetectorSpec,
+    VariantSpec,
+    WeightsSpec,
+    load_object,
+)
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,14 @@ class Registry:
         if name not in self.croppers:
             raise UnknownCropperError(name, sorted(self.croppers))
         return self.croppers[name]
+
+    def build_cropper(self, name: str, overrides: Any = None) -> tuple[Any, dict[str, Any]]:
+        """A cropper instance and its settings: the spec's defaults updated with ``overrides``
+        (a detector's ``crop_settings``). The one place croppers are built, so run, predict,
+        bench and prepare always crop alike."""
+        spec = self.cropper(name)
+        settings = {**dict(spec.defaults), **dict(overrides or {})}
+        return load_object(spec.factory)(**settings), settings
 
     def suite(self, tag: str) -> list[CorruptionSpec]:
         return [c for c in self.corruptions.values() if tag in c.suites]

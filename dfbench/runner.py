@@ -143,9 +143,7 @@ def evaluate(
             raise DfbenchError(f"corruption {name!r} needs a level in {list(corr_spec.levels)}: use --corruption {name}:LEVEL")
 
     cropper_name = "precropped" if ds_spec.precropped else input_spec.cropper
-    cropper_spec = reg.cropper(cropper_name)
-    settings = {**cropper_spec.defaults, **dict(input_spec.crop_settings)}
-    cropper = _build_cropper(cropper_spec, settings)
+    cropper, settings = reg.build_cropper(cropper_name, input_spec.crop_settings)
     if max_frames is None:
         max_frames = (dataset_options or {}).get("max_frames") or det.max_frames_for(ds_spec.name) or None
 
@@ -267,12 +265,6 @@ def _score(pv: PreparedVideo, model_stage: ModelStage, timing: dict[str, float])
     return base | {"status": "ok", "frames": [int(i) for i in pv.unit_index],
                    "logits": [float(v) for v in logits], "missing_faces": pv.n_missing_faces,
                    "frames_sampled": pv.n_frames}
-
-
-def _build_cropper(spec, settings: dict):
-    from .specs import load_object
-
-    return load_object(spec.factory)(**settings)
 
 
 def _recipe(cropper, settings: dict) -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DfbenchError, MediaError
-from ..specs import InputSpec, VideoItem, load_object
+from ..specs import InputSpec, VideoItem
 from .cache import CropCache
 from .decode import probe, read_frames
 from .sampling import sample_indices, sampling_plan
@@ -68,8 +68,7 @@ def make_cropper(name_or_obj: Any, settings: Mapping[str, Any] | None = None) ->
         return name_or_obj
     from ..registry import get_registry
 
-    spec = get_registry().cropper(name_or_obj)
-    return load_object(spec.factory)(**{**dict(spec.defaults), **dict(settings or {})})
+    return get_registry().build_cropper(name_or_obj, settings)[0]
 
 
 def crop_video(item: VideoItem | str, cropper: Any, input_spec: InputSpec, max_frames: int | None = None
