@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "ray")
 
-# The input a cropper is prepared for when no detector is named (``dfbench prepare --cropper``):
-# the built-in detectors' specs use the same values, so their runs hit this cache.
+# The input a cropper is prepared for when no detector is named (``dfbench prepare --cropper``).
+# These are generic defaults, not every detector's: a run hits the cache only when its size and
+# sampling match, so ``dfbench prepare --detector D`` (which reads D's spec) is the reliable way.
 CROPPER_INPUTS: dict[str, InputSpec] = {
     "dlib_align": InputSpec(unit="frame", size=256, cropper="dlib_align", frames_per_video=32),
     "laanet": InputSpec(unit="frame", size=384, cropper="laanet", frames_per_video=32),
