@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import WeightsError
 from .registry import Registry, ResolvedDetector, get_registry
-from .weights import read_weights_dir, resolve_source
+from .weights import check_architecture, check_state_fits, read_weights_dir, resolve_source
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +62,9 @@ def build_detector(name, weights: str | None = None, *, registry: Registry | Non
         return det
     path = fetch_weights(source, sha)
     state, config = read_weights_dir(path, expected_sha256=sha)
-    if config.get("variant") and config["variant"] != resolved.variant.name:
-        raise WeightsError(f"weights at {source} are for variant {config['variant']!r}, not {resolved.variant.name!r}; "
-                           f"use --detector {resolved.spec.name}_{config['variant']}")
-    missing, unexpected = det.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise WeightsError(f"weights at {source} do not fit {resolved.id}: missing {list(missing)[:8]}, "
-                           f"unexpected {list(unexpected)[:8]}")
+    check_architecture(config, resolved.spec.name, resolved.variant.name, str(source), reg.detector_ids())
+    check_state_fits(det.state_dict(), state, str(source), resolved.id)
+    det.load_state_dict(state, strict=True)
     det.trained = True
     det.weights_info = {"tag": tag, "source": str(source), "sha256": config.get("sha256") or sha,
                         "selection": (wspec.selection if wspec else None) or config.get("selection"),

@@ -8,7 +8,6 @@ ever unpickled here; official ``.pth`` files go through :func:`load_torch_checkp
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from importlib import resources
@@ -19,47 +18,14 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .errors import WeightsError
+from .fileio import atomic_write_bytes, atomic_write_json, sha256_file
+
+__all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "atomic_write_bytes", "atomic_write_json", "check_architecture",
+           "check_state_fits", "load_torch_checkpoint", "read_weights_dir", "resolve_source", "save_weights",
+           "sha256_file", "unwrap_state_dict"]
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write to a temp file in the same directory, fsync, then rename: never a half file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n").encode())
-
-
-def _json_default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    if isinstance(o, (set, frozenset, tuple)):
-        return list(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def save_weights(detector, out_dir: str | Path, extra_config: dict | None = None) -> Path:
@@ -93,7 +59,9 @@ def resolve_source(source: str) -> Path:
 
 
 def read_weights_dir(path: str | Path, expected_sha256: str | None = None) -> tuple[dict[str, torch.Tensor], dict]:
-    """Load ``model.safetensors`` and ``config.json``; verify the sha256 when one is pinned."""
+    """Load ``model.safetensors`` and ``config.json``; verify the sha256 pinned by the caller and
+    the one recorded in ``config.json`` (either may be absent). Every failure is one
+    :class:`WeightsError` line naming the file and the fix, never a library traceback."""
     d = Path(path)
     wfile = d / WEIGHTS_FILE if d.is_dir() else d
     if not wfile.exists():
@@ -105,31 +73,126 @@ def read_weights_dir(path: str | Path, expected_sha256: str | None = None) -> tu
         raise WeightsError(
             f"{wfile} is a torch checkpoint; convert it first: `dfbench convert FAMILY {wfile} OUT_DIR`."
         )
-    if expected_sha256:
-        got = sha256_file(wfile)
-        if got != expected_sha256:
-            raise WeightsError(
-                f"sha256 mismatch for {wfile}: expected {expected_sha256}, got {got}. The file was "
-                f"changed or corrupted; refusing to load it. Re-download it or pin the new checksum."
-            )
     config_file = wfile.parent / CONFIG_FILE
-    config = json.loads(config_file.read_text()) if config_file.exists() else {}
-    return load_file(str(wfile)), config
+    config = read_config(config_file) if config_file.exists() else {}
+    pins = [(expected_sha256, "the weights spec pins")] if expected_sha256 else []
+    if config.get("sha256"):
+        pins.append((str(config["sha256"]), f"{config_file} records"))
+    if pins:
+        got = sha256_file(wfile)
+        for want, who in pins:
+            if got != want:
+                raise WeightsError(
+                    f"sha256 mismatch for {wfile} ({wfile.stat().st_size} bytes): {who} {want}, the file hashes "
+                    f"to {got}. The file was changed, truncated or corrupted; refusing to load it. Re-download "
+                    f"or re-write it (`dfbench convert`), or, if the new file is intended, update the checksum.")
+    try:
+        state = load_file(str(wfile))
+    except Exception as e:  # safetensors raises SafetensorError (header too large, truncated, ...)
+        raise WeightsError(
+            f"{wfile} is not a readable safetensors file ({type(e).__name__}: {_first_line(e)}); it is probably "
+            f"truncated or corrupted. Re-download it, or re-write it with `dfbench convert FAMILY OFFICIAL.pth DIR`."
+        ) from None
+    return state, config
+
+
+def read_config(config_file: str | Path) -> dict:
+    """``config.json`` of a weights directory, or a one-line error naming it."""
+    config_file = Path(config_file)
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise WeightsError(
+            f"{config_file} is not valid JSON ({_first_line(e)}). Restore it from where the weights came from, "
+            f"or re-write the directory with `dfbench convert`; delete it only to load the weights without "
+            f"their recorded architecture and checksum."
+        ) from None
+    if not isinstance(config, dict):
+        raise WeightsError(f"{config_file} must hold a JSON object, found {type(config).__name__}; restore it "
+                           f"from where the weights came from")
+    return config
+
+
+def check_architecture(config: dict, family: str, variant: str, source: str, known_ids: list[str] | None = None) -> None:
+    """Refuse weights whose ``config.json`` names another family or variant than the detector id.
+
+    The family is checked first: advising ``laanet_<variant>`` for RECCE weights would name a
+    detector that does not exist. Suggestions are only made for ids in ``known_ids``.
+    """
+    fam = config.get("detector")
+    var = config.get("variant")
+    if fam and fam != family:
+        want = fam if not var or var == "default" else f"{fam}_{var}"
+        hint = (f"use --detector {want}" if known_ids is None or want in known_ids or fam in known_ids
+                else f"no installed plugin provides {want!r}; install the {fam} plugin")
+        raise WeightsError(f"weights at {source} are for the {fam!r} family (config.json says detector {fam!r}), "
+                           f"not {family!r}: {hint}, or pass --weights with {family} weights")
+    if var and var != variant:
+        want = family if var == "default" else f"{family}_{var}"
+        if known_ids is not None and want not in known_ids:
+            raise WeightsError(f"weights at {source} are for variant {var!r} of {family}, which this installation "
+                               f"does not know (config.json); update the {family} plugin or pass other --weights")
+        raise WeightsError(f"weights at {source} are for variant {var!r}, not {variant!r}; use --detector {want}")
+
+
+def check_state_fits(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], source: str,
+                     det_id: str) -> None:
+    """Missing, unexpected or mis-shaped tensors as one error, before ``load_state_dict`` raises its own
+    multi-line ``size mismatch`` traceback."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shaped = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+              for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if not (missing or unexpected or shaped):
+        return
+    parts = []
+    for title, items in (("mis-shaped", shaped), ("missing", missing), ("unexpected", unexpected)):
+        if items:
+            more = f" (+{len(items) - 4} more)" if len(items) > 4 else ""
+            parts.append(f"{len(items)} {title}: {'; '.join(items[:4])}{more}")
+    raise WeightsError(f"weights at {source} do not fit {det_id} ({', '.join(parts)}). They were made for another "
+                       f"variant or model version: pick the matching --detector id or re-convert the official "
+                       f"checkpoint with `dfbench convert`.")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:200]
 
 
 def load_torch_checkpoint(path: str | Path) -> Any:
-    """Load an official ``.pth`` safely (``weights_only=True``): pickles that run code are refused."""
+    """Load an official ``.pth`` safely (``weights_only=True``): pickles that run code are refused.
+
+    PyTorch's own refusal suggests re-running with ``weights_only=False``; that advice is never
+    passed on (it would run the file's code), only the offending global is named.
+    """
+    import pickle
+    import re
+
+    p = Path(path)
+    if not p.is_file():
+        raise WeightsError(f"checkpoint not found: {p}; pass the path of the official .pth/.pt file")
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise WeightsError(f"checkpoint not found: {path}") from None
-    except Exception as e:  # torch raises UnpicklingError (or RuntimeError) for unsafe globals
+        return torch.load(str(p), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:  # the weights-only unpickler met a global it does not allow
+        found = re.search(r"GLOBAL\s+([A-Za-z_][\w.]*)", str(e))
+        what = f" (it references the Python object `{found.group(1)}`)" if found else ""
         raise WeightsError(
-            f"refusing to load {path}: it is not a plain tensor checkpoint ({type(e).__name__}: "
-            f"{str(e).splitlines()[0][:200]}). dfbench only loads checkpoints with weights_only=True, "
-            f"because a pickle can run arbitrary code. If you trust the file, re-save its state dict "
-            f"with torch.save(model.state_dict(), ...) in the environment that made it."
+            f"refusing to load {p}: it pickles Python objects, not only tensors{what}. dfbench loads checkpoints "
+            f"with weights_only=True only, because a pickle can run arbitrary code. If you trust the file, "
+            f"re-save just its state dict (torch.save(model.state_dict(), PATH)) in the environment that made it, "
+            f"then run `dfbench convert` on that."
         ) from None
+    except Exception as e:  # noqa: BLE001 - zip/stream errors of a truncated or non-torch file
+        raise WeightsError(
+            f"{p} is not a readable torch checkpoint ({type(e).__name__}: {_sanitise(_first_line(e))}); it is "
+            f"probably truncated or not a .pth file. Re-download it and compare its checksum with the source."
+        ) from None
+
+
+def _sanitise(text: str) -> str:
+    """Drop PyTorch's ``weights_only=False`` suggestion from a quoted message."""
+    return text.split("Re-running")[0].split("(1)")[0].strip() or "unreadable"
 
 
 def unwrap_state_dict(obj: Any) -> dict[str, torch.Tensor]:

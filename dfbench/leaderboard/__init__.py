@@ -6,25 +6,29 @@ run: metrics with CIs, protocol hash, weights sha256, version, hardware, through
 an entry from a ``results.json``; ``add_bench`` attaches a bench JSON's cost to every measured
 entry of that detector; ``validate_tree`` checks every file; ``render_tree`` writes ``README.md``
 and ``index.html`` (``check=True`` fails when they are stale).
+
+Imports go one way: ``schema`` <- ``entries`` <- ``cost``/``render`` <- ``update`` <- ``cli``.
 """
 
 from __future__ import annotations
 
-from .cost import add_bench, bench_documents, cost_block, is_bench_result
+from .cost import bench_documents, cost_block, is_bench_result
 from .entries import (
     DEFAULT_ROOT,
     Entry,
     LeaderboardError,
-    add_result,
     check_entry,
     entry_path,
+    is_ranked,
     load_entries,
     validate_tree,
     write_entry,
 )
 from .render import render_html, render_markdown, render_tree
-from .schema import ENTRY_SCHEMA, FLAGS, validate_entry
+from .schema import ENTRY_SCHEMA, FLAGS, UNRANKED_FLAGS, validate_entry
+from .update import add_bench, add_result, locked
 
-__all__ = ["DEFAULT_ROOT", "ENTRY_SCHEMA", "FLAGS", "Entry", "LeaderboardError", "add_bench", "add_result",
-           "bench_documents", "check_entry", "cost_block", "entry_path", "is_bench_result", "load_entries",
-           "render_html", "render_markdown", "render_tree", "validate_entry", "validate_tree", "write_entry"]
+__all__ = ["DEFAULT_ROOT", "ENTRY_SCHEMA", "FLAGS", "UNRANKED_FLAGS", "Entry", "LeaderboardError", "add_bench",
+           "add_result", "bench_documents", "check_entry", "cost_block", "entry_path", "is_bench_result", "is_ranked",
+           "load_entries", "locked", "render_html", "render_markdown", "render_tree", "validate_entry",
+           "validate_tree", "write_entry"]

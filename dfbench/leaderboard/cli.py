@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from .cost import add_bench, bench_documents
-from .entries import DEFAULT_ROOT, LeaderboardError, add_result, validate_tree
+from .cost import add_bench_locked, bench_documents
+from .entries import DEFAULT_ROOT, LeaderboardError, validate_tree
 from .render import render_tree
+from .update import _add_result, _render, locked
 
 _root = click.option("--root", type=click.Path(file_okay=False), default=DEFAULT_ROOT, show_default=True,
                      help="Leaderboard directory.")
@@ -28,7 +29,10 @@ def leaderboard_cli() -> None:
 @click.option("--protocol", help="Protocol directory (default: video_train-<training set of the weights>).")
 @click.option("--trained-on", help="Training set, when the weights do not say.")
 @click.option("--no-render", is_flag=True, help="Do not re-render README.md/index.html.")
-def add(results_json, root, detector_id, protocol, trained_on, no_render):
+@click.option("--rank/--no-rank", default=None,
+              help="Rank the entry (or not) regardless of its flags. Default: entries flagged subset, "
+                   "partial-dataset or other-protocol are shown but not ranked.")
+def add(results_json, root, detector_id, protocol, trained_on, no_render, rank):
     """Create or update entries from results.json files (or run directories) and `dfbench bench` JSONs.
 
     Clean runs first: a corrupted run adds a robustness point to the clean run's entry, and a bench
@@ -46,15 +50,18 @@ def add(results_json, root, detector_id, protocol, trained_on, no_render):
         else:
             runs.append(load_results(p))
     runs.sort(key=lambda r: r.get("corruption") is not None)  # clean entries must exist before robustness points
-    for r in runs:
-        path = add_result(r, root, detector_id=detector_id, protocol=protocol, trained_on=trained_on, render=False)
-        click.echo(f"updated {path}")
-    for p, docs in benches:  # after the runs: cost attaches to measured entries
-        for path in add_bench(docs, root, detector_id=detector_id, render=False):
-            click.echo(f"cost from {p} -> {path}")
-    if not no_render:
-        for p in render_tree(root):
-            click.echo(f"rendered {p}")
+    # One lock for the whole command: another `leaderboard add` (say, a bench cost for the same
+    # entry) waits instead of reading a file this one is about to replace.
+    with locked(root):
+        for r in runs:
+            path = _add_result(r, root, detector_id=detector_id, protocol=protocol, trained_on=trained_on, rank=rank)
+            click.echo(f"updated {path}")
+        for p, docs in benches:  # after the runs: cost attaches to measured entries
+            for path in add_bench_locked(docs, root, detector_id=detector_id):
+                click.echo(f"cost from {p} -> {path}")
+        if not no_render:
+            for p in _render(root):
+                click.echo(f"rendered {p}")
 
 
 def _read_json(path: str):
@@ -84,5 +91,9 @@ def validate(root):
 @click.option("--check", is_flag=True, help="Fail if README.md/index.html differ from a fresh render.")
 def render(root, check):
     """Write README.md and index.html from the JSON entries."""
-    paths = render_tree(root, check=check)
+    if check:
+        paths = render_tree(root, check=True)
+    else:
+        with locked(root):
+            paths = render_tree(root)
     click.echo("leaderboard pages are up to date" if check else "\n".join(f"rendered {p}" for p in paths))

@@ -100,9 +100,11 @@ def matching_entries(entries: list[Entry], bench_id: str) -> list[Entry]:
     return [e for e in entries if e.data.get("measured") and _matches(e.data["detector_id"], bench_id)]
 
 
-def add_bench(bench: dict[str, Any] | list[dict[str, Any]], root: str | Path = DEFAULT_ROOT, *,
-              detector_id: str | None = None, render: bool = True) -> list[Path]:
+def add_bench_locked(bench: dict[str, Any] | list[dict[str, Any]], root: str | Path = DEFAULT_ROOT, *,
+                     detector_id: str | None = None) -> list[Path]:
     """Attach the cost of each bench result to every measured entry of its detector; returns the paths.
+
+    The caller holds the leaderboard lock (:func:`dfbench.leaderboard.update.add_bench` does).
 
     ``detector_id`` files the figures under another id (same matching rule: an id without a tag
     covers all its tagged entries). Raises :class:`LeaderboardError` when no measured entry matches:
@@ -130,10 +132,6 @@ def add_bench(bench: dict[str, Any] | list[dict[str, Any]], root: str | Path = D
             data["measured"]["cost"] = cost
             written.append(write_entry(root, data))
             log.info("cost of %s -> %s", cost["benchmarked_id"], e.path)
-    if render:
-        from .render import render_tree
-
-        render_tree(root)
     return written
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DfbenchError
-from .schema import SCHEMA_VERSION, validate_entry
+from ..fileio import atomic_write_bytes
+from .schema import UNRANKED_FLAGS, validate_entry
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,6 @@ def dumps(entry: dict[str, Any]) -> str:
 
 
 def write_entry(root: str | Path, entry: dict[str, Any]) -> Path:
-    from ..weights import atomic_write_bytes
-
     problems = check_entry(entry)
     if problems:
         raise LeaderboardError(f"refusing to write an invalid entry for {entry.get('detector_id')}:\n  "
@@ -192,7 +191,9 @@ def measured_block(results: dict[str, Any]) -> dict[str, Any]:
         "metrics": {"video": {k: m["video"][k] for k in keep_v if k in m.get("video", {})},
                     "frame": {k: m["frame"][k] for k in keep_f if k in m.get("frame", {})}},
         "counts": {k: c.get(k) for k in ("videos", "videos_scored", "videos_scored_real", "videos_scored_fake",
-                                         "videos_failed", "frames") if k in c},
+                                         "videos_failed", "frames") if k in c}
+                  | ({"videos_indexed": results["dataset"]["videos_indexed"]}
+                     if results["dataset"].get("videos_indexed") is not None else {}),
         "weights": {"tag": det.get("weights_tag"), "sha256": det.get("weights_sha256"),
                     "source": det.get("weights_source"), "trained": bool(det.get("trained"))},
         "protocol": {k: results.get("protocol", {}).get(k) for k in
@@ -213,67 +214,22 @@ def measured_block(results: dict[str, Any]) -> dict[str, Any]:
     return block
 
 
-def add_result(results: dict[str, Any], root: str | Path = DEFAULT_ROOT, *, detector_id: str | None = None,
-               protocol: str | None = None, trained_on: str | None = None, render: bool = True) -> Path:
-    """Create or update the entry for ``results`` (a loaded ``results.json``); returns its path.
-
-    A clean run replaces ``measured`` (keeping any ``reported`` number, robustness points and the
-    ``cost`` from ``dfbench bench``; a new entry inherits the cost of the same detector id elsewhere);
-    a corrupted run (``corruption`` set) adds its video AUC to ``measured.robustness`` of the
-    clean entry, which must exist. ``render`` re-writes README.md/index.html so the committed
-    pages never go stale.
-    """
-    det_id = detector_id or results["detector"]["id"]
-    meta, facts = _detector_meta(det_id)
-    proto_slug, proto_info = protocol_for(results, trained_on or facts.get("trained_on", ""))
-    proto_slug = protocol or proto_slug
-    dataset = slug(results["dataset"]["id"]).replace("-", "_")
-    path = entry_path(root, dataset, proto_slug, det_id)
-    old = json.loads(path.read_text()) if path.exists() else None
-    corr = results.get("corruption")
-    if corr:
-        if not old or not old.get("measured"):
-            raise LeaderboardError(f"add the clean run of {det_id} on {dataset} first: robustness points attach "
-                                   f"to the entry at {path}")
-        auc = results["metrics"].get("video", {}).get("auc")
-        if auc is None:
-            raise LeaderboardError(f"{det_id} on {dataset} with {corr['name']}:{corr['level']} has no video AUC")
-        rob = old["measured"].setdefault("robustness", {})
-        rob.setdefault(corr["name"], {})[str(corr["level"])] = auc
-        return _save(root, old, render)
-    entry = old or {"schema_version": SCHEMA_VERSION, "detector_id": det_id, "detector": meta, "dataset": dataset,
-                    "protocol": proto_slug, "protocol_info": proto_info, "flags": []}
-    # A clean re-run replaces the metrics, not what was attached to them: robustness points and the
-    # cost from `dfbench bench` (a new entry inherits the cost already known for this detector id).
-    old_measured = entry.get("measured") or {}
-    entry["measured"] = measured_block(results)
-    for key in ("robustness", "cost"):
-        if old_measured.get(key):
-            entry["measured"][key] = old_measured[key]
-    if "cost" not in entry["measured"]:
-        from .cost import inherited_cost
-
-        cost = inherited_cost(root, det_id)
-        if cost:
-            entry["measured"]["cost"] = cost
-    flags = set(entry["flags"]) - {"reported-not-reproduced", "untrained", "demo-data", "partial-dataset"}
-    if not entry["measured"]["weights"]["trained"]:
-        flags.add("untrained")
-    if dataset == "demo":
-        flags.add("demo-data")
-    if results["dataset"].get("allow_partial") or results["dataset"].get("count_warnings"):
-        flags.add("partial-dataset")
-    entry["flags"] = sorted(flags)
-    if dataset == "demo" and not entry.get("footnote"):
-        entry["footnote"] = ("Embedded demo split (generated faces, self-blended and face-swapped fakes): "
-                             "a smoke test of the whole pipeline, not a benchmark. Numbers vary per machine.")
-    return _save(root, entry, render)
+def subset_reason(results: dict[str, Any]) -> str | None:
+    """Why a run did not score its whole split (``--limit``/``--limit-percent``), or None for a full run."""
+    sub = ((results.get("protocol") or {}).get("dataset") or {}).get("subset")
+    n = (results.get("counts") or {}).get("videos")
+    indexed = (results.get("dataset") or {}).get("videos_indexed")
+    if sub:
+        opt = (f"--limit {sub['limit']}" if sub.get("limit") is not None
+               else f"--limit-percent {sub.get('limit_percent')}")
+        return f"scored a subset: {n} of {indexed if indexed is not None else '?'} videos ({opt})"
+    if n is not None and indexed is not None and n < indexed:
+        return f"scored a subset: {n} of {indexed} videos"
+    return None
 
 
-def _save(root, entry: dict[str, Any], render: bool) -> Path:
-    path = write_entry(root, entry)
-    if render:
-        from .render import render_tree
-
-        render_tree(root)
-    return path
+def is_ranked(entry: dict[str, Any]) -> bool:
+    """Whether an entry takes part in the ranking: an explicit ``ranked`` wins, else no unranked flag."""
+    if "ranked" in entry:
+        return bool(entry["ranked"])
+    return not set(entry.get("flags") or ()) & set(UNRANKED_FLAGS)

@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .entries import DEFAULT_ROOT, Entry, LeaderboardError, load_entries
+from .entries import DEFAULT_ROOT, Entry, LeaderboardError, is_ranked, load_entries
 
 DATASET_NAMES = {
     "ffpp_raw": "FaceForensics++ raw (c0)", "ffpp_c23": "FaceForensics++ c23", "ffpp_c40": "FaceForensics++ c40",
@@ -63,7 +63,8 @@ def _headline(e: Entry) -> float:
 
 
 def _row_sort_key(e: Entry):
-    return (-_headline(e), e.data["detector_id"])
+    # Unranked entries (subset runs, partial datasets, another protocol) are listed after every ranked one.
+    return (not is_ranked(e.data), -_headline(e), e.data["detector_id"])
 
 
 def _columns(rows: list[Entry]) -> list[tuple[str, str, bool]]:
@@ -239,7 +240,7 @@ def render_markdown(entries: list[Entry]) -> str:
         head += ["training data; checkpoint selection", "flags", "source"]
         out += ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         for e in rows:
-            cells = [f"`{e.data['detector_id']}`"]
+            cells = [f"`{e.data['detector_id']}`" + ("" if is_ranked(e.data) else " (unranked)")]
             for key, _, _ in cols:
                 cells += [_rep_cell(e, key)[0], _meas_cell(e, key)[0]]
             cells += [_counts(e), _speed(e)[0]]
@@ -363,7 +364,8 @@ def render_html(entries: list[Entry]) -> str:
                      + '<th data-type="text">training data; checkpoint selection</th><th data-type="text">flags</th>'
                      '<th data-type="text">source</th></tr></thead><tbody>')
         for e in rows:
-            cells = [f"<td><code>{e_(e.data['detector_id'])}</code></td>"]
+            cells = [f"<td><code>{e_(e.data['detector_id'])}</code>" + ("" if is_ranked(e.data) else " (unranked)")
+                     + "</td>"]
             for key, _, _ in cols:
                 for fn, cls in ((_rep_cell, "num rep"), (_meas_cell, "num")):
                     text, v = fn(e, key)
@@ -500,7 +502,7 @@ def rendered_pages(root: str | Path = DEFAULT_ROOT) -> dict[str, str]:
 
 def render_tree(root: str | Path = DEFAULT_ROOT, check: bool = False) -> list[Path]:
     """Write README.md and index.html under ``root``; with ``check`` only compare and raise if stale."""
-    from ..weights import atomic_write_bytes
+    from ..fileio import atomic_write_bytes
 
     root = Path(root)
     pages = rendered_pages(root)

@@ -29,7 +29,11 @@ FLAGS = (
     "untrained",  # measured with random weights: meaningless numbers, kept visible
     "demo-data",  # measured on the embedded demo split: a smoke test, not a benchmark
     "partial-dataset",  # fewer videos than the official split
+    "subset",  # a --limit/--limit-percent run: some videos of the split were left out on purpose
+    "other-protocol",  # frames/aggregation/cropper differ from the detector's own, or filed under another table
 )
+UNRANKED_FLAGS = ("subset", "partial-dataset", "other-protocol")
+"""Entries with one of these flags are shown but left out of the ranking unless ranked explicitly."""
 METRICS = ("auc", "ap", "eer", "acc", "f1_best")
 
 _unit = {"type": "number", "minimum": 0, "maximum": 1}
@@ -162,6 +166,10 @@ ENTRY_SCHEMA: dict[str, Any] = {
             },
         },
         "flags": {"type": "array", "uniqueItems": True, "items": {"enum": list(FLAGS)}},
+        "ranked": {"type": "boolean",
+                   "description": "false: shown on the page but not ranked (see UNRANKED_FLAGS); absent = ranked"},
+        "flag_reasons": {"type": "object", "additionalProperties": {"type": "string"},
+                         "description": "flag -> why it was set (e.g. 'scored 2 of 24 videos (--limit 2)')"},
         "footnote": {"type": "string"},
     },
 }

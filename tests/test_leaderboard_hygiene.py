@@ -1,0 +1,201 @@
+"""Leaderboard hygiene: subset runs never replace full entries, flagged entries are unranked,
+robustness points need the clean protocol, concurrent writers lose nothing, imports go one way."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import multiprocessing as mp
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _results(n=24, indexed=24, subset=None, auc=0.9, det_id="someone_elses.v1", allow_partial=False,
+             frames=32) -> dict:
+    """A results.json as `dfbench run` writes it (only the fields the leaderboard reads)."""
+    from dfbench.runner import protocol_hash
+
+    protocol = {"dataset": {"id": "demo", "version": "1", "split": "test", "items_sha256": "ab" * 32,
+                            "options": {}, "subset": subset},
+                "detector": {"id": det_id, "weights_sha256": "cd" * 32},
+                "input": {"frames_per_video": frames, "aggregation": "mean_logit", "flip_test": False,
+                          "cropper": "dlib_align", "size": 64, "clip_length": 1},
+                "frames": {"unit": "frame", "frames_per_video": frames}, "cropper": {"name": "dlib_align"},
+                "corruption": None, "aggregation": "mean_logit", "flip_test": False, "missing_face": "skip",
+                "precision": "fp32", "checkpoint_selection": None}
+    return {
+        "detector": {"id": det_id, "trained": True, "weights_tag": "v1", "weights_sha256": "cd" * 32,
+                     "weights_source": "x"},
+        "dataset": {"id": "demo", "split": "test", "version": "1", "videos_indexed": indexed,
+                    "count_warnings": [], "allow_partial": allow_partial},
+        "corruption": None, "protocol": protocol, "protocol_hash": protocol_hash(protocol),
+        "metrics": {"video": {"auc": auc, "auc_ci95": [auc - 0.05, min(1.0, auc + 0.05)], "ap": auc,
+                              "n_real": n // 2, "n_fake": n - n // 2}, "frame": {"auc": auc}},
+        "counts": {"videos": n, "videos_scored": n, "videos_scored_real": n // 2, "videos_scored_fake": n - n // 2,
+                   "videos_failed": 0, "frames": n * 8},
+        "env": {"dfbench": "0.test", "cpu": "cpu", "threads": 1, "torch": "2", "device": "cpu"},
+        "throughput": {"videos_per_s": 1.0},
+    }
+
+
+def _corrupted(res: dict, auc: float = 0.7) -> dict:
+    from dfbench.runner import protocol_hash
+
+    out = copy.deepcopy(res)
+    out["corruption"] = out["protocol"]["corruption"] = {"name": "saturation", "level": 2, "seed": 0,
+                                                         "applied_to": "full frames before face detection"}
+    out["protocol_hash"] = protocol_hash(out["protocol"])
+    out["metrics"]["video"]["auc"] = auc
+    return out
+
+
+def _bench(det_id="someone_elses") -> dict:
+    return {"summary": {"params_m": 1.0, "best_config": "fp32 b8", "units_per_s": 100.0, "videos_per_s": 2.0},
+            "params": 1_000_000, "gmacs": 0.5, "throughput": [{"batch_size": 8}], "input": {"unit": "frame"},
+            "detector": {"id": det_id},
+            "env": {"cpu": "test cpu", "threads": 2, "torch": "2.x", "device": "cpu", "dfbench": "0.test"}}
+
+
+def test_subset_run_never_replaces_a_full_split_entry(tmp_path):
+    from dfbench.leaderboard import LeaderboardError, add_result
+
+    root = tmp_path / "boards"
+    path = add_result(_results(auc=0.8), root, render=False)
+    quick = _results(n=2, subset={"limit": 2, "limit_percent": None, "seed": 0}, auc=1.0)
+    with pytest.raises(LeaderboardError, match=r"2 of 24 videos \(--limit 2\).*full-split entry.*Refusing"):
+        add_result(quick, root, render=False)
+    assert json.loads(path.read_text())["measured"]["metrics"]["video"]["auc"] == 0.8
+
+
+def test_subset_entries_are_flagged_unranked_and_listed_last(tmp_path):
+    from dfbench.leaderboard import add_result, load_entries, render_markdown
+
+    root = tmp_path / "boards"
+    quick = _results(n=2, subset={"limit": 2, "limit_percent": None, "seed": 0}, auc=1.0, det_id="quick.v1")
+    e = json.loads(add_result(quick, root, render=False).read_text())
+    assert "subset" in e["flags"] and e["ranked"] is False and "2 of 24" in e["flag_reasons"]["subset"]
+    full = json.loads(add_result(_results(auc=0.6, det_id="full.v1"), root, render=False).read_text())
+    assert full["ranked"] is True and full["flags"] == ["demo-data"]
+    partial = json.loads(add_result(_results(auc=0.7, det_id="partial.v1", allow_partial=True), root,
+                                    render=False).read_text())
+    assert "partial-dataset" in partial["flags"] and partial["ranked"] is False
+    md = render_markdown(load_entries(root))
+    rows = [line for line in md.splitlines() if line.startswith("| `")]
+    # The AUC-1.0 subset run sits below the AUC-0.6 full run: it is not ranked.
+    assert rows[0].startswith("| `full.v1` |") and "(unranked)" in rows[1] and "(unranked)" in rows[2]
+    # A full run later replaces the subset entry and is ranked again.
+    again = json.loads(add_result(_results(auc=0.9, det_id="quick.v1"), root, render=False).read_text())
+    assert again["ranked"] is True and "subset" not in again["flags"] and "flag_reasons" not in again
+
+
+def test_limit_percent_subset_is_detected_from_counts_too(tmp_path):
+    from dfbench.leaderboard import add_result
+
+    res = _results(n=12, indexed=24, subset={"limit": None, "limit_percent": 50.0, "seed": 0})
+    e = json.loads(add_result(res, tmp_path, render=False).read_text())
+    assert "--limit-percent 50.0" in e["flag_reasons"]["subset"]
+    bare = _results(n=12, indexed=24, det_id="bare.v1")  # older results.json without the subset record
+    assert "subset" in json.loads(add_result(bare, tmp_path, render=False).read_text())["flags"]
+
+
+def test_a_run_off_the_detectors_own_protocol_is_flagged(tmp_path):
+    from dfbench.leaderboard import add_result
+    from dfbench.registry import get_registry
+
+    own = get_registry().resolve_detector("laanet_test").variant.input
+    res = _results(det_id="laanet_test", frames=own.frames_per_video)
+    res["protocol"]["input"].update(size=own.size, cropper=own.cropper, flip_test=own.flip_test,
+                                    aggregation=own.aggregation, clip_length=own.clip_length)
+    res["protocol"]["cropper"]["name"] = own.cropper
+    e = json.loads(add_result(res, tmp_path, render=False).read_text())
+    assert "other-protocol" not in e["flags"] and e["ranked"] is True
+    res["protocol"]["input"]["frames_per_video"] = own.frames_per_video + 3
+    e = json.loads(add_result(res, tmp_path, render=False).read_text())
+    assert "other-protocol" in e["flags"] and e["ranked"] is False
+    assert f"frames_per_video {own.frames_per_video + 3}" in e["flag_reasons"]["other-protocol"]
+    e = json.loads(add_result(res, tmp_path, render=False, rank=True).read_text())
+    assert e["ranked"] is True  # an explicit --rank wins
+
+
+def test_robustness_needs_the_clean_protocol_of_the_entry(tmp_path):
+    from dfbench.leaderboard import LeaderboardError, add_result
+
+    res = _results()
+    path = add_result(res, tmp_path, render=False)
+    add_result(_corrupted(res), tmp_path, render=False)
+    assert json.loads(path.read_text())["measured"]["robustness"] == {"saturation": {"2": 0.7}}
+    other = _results(frames=8)  # the corruption grid ran with other settings than the clean entry
+    with pytest.raises(LeaderboardError, match="clean protocol .* differs from the entry's"):
+        add_result(_corrupted(other, auc=0.1), tmp_path, render=False)
+    assert json.loads(path.read_text())["measured"]["robustness"] == {"saturation": {"2": 0.7}}
+
+
+def _slow_checks(delay: float) -> None:
+    """Widen the read-modify-write window of a leaderboard update (entry validation runs between
+    reading the old entry and writing the new one), as a slow disk would."""
+    import time
+
+    import dfbench.leaderboard.entries as E
+
+    orig = E.check_entry
+
+    def slow(*a, **kw):
+        time.sleep(delay)
+        return orig(*a, **kw)
+
+    E.check_entry = slow
+
+
+def _worker(kind: str, root: str, doc, barrier) -> None:
+    from dfbench.leaderboard import add_bench, add_result
+
+    _slow_checks(0.05)
+    barrier.wait()
+    if kind == "result":
+        add_result(doc, root, render=True)
+    else:
+        add_bench(doc, root, render=True)
+
+
+def test_concurrent_results_and_bench_never_lose_an_update(tmp_path):
+    from dfbench.leaderboard import add_result, validate_tree
+
+    ctx = mp.get_context("fork")
+    for round_ in range(3):
+        root = tmp_path / f"round{round_}"
+        path = add_result(_results(auc=0.5), root, render=False)
+        new = _results(auc=0.95)
+        jobs = [("result", new), ("bench", _bench()), ("result", new), ("bench", _bench())]
+        barrier = ctx.Barrier(len(jobs))
+        procs = [ctx.Process(target=_worker, args=(k, str(root), d, barrier)) for k, d in jobs]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(120)
+        assert [p.exitcode for p in procs] == [0] * len(procs)
+        entry = json.loads(path.read_text())
+        assert entry["measured"]["metrics"]["video"]["auc"] == 0.95, f"round {round_}: results update lost"
+        assert entry["measured"]["cost"]["best_config"] == "fp32 b8", f"round {round_}: bench cost lost"
+        assert not [p for p in root.rglob("*") if ".tmp" in p.name]  # no half-written leftovers
+        n, problems = validate_tree(root)
+        assert n == 1 and problems == []
+
+
+def _imports(path: Path) -> set[str]:
+    mods = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            mods.add(node.module or "")
+    return mods
+
+
+def test_leaderboard_modules_import_one_way():
+    pkg = ROOT / "dfbench" / "leaderboard"
+    assert "render" not in _imports(pkg / "entries.py") and "cost" not in _imports(pkg / "entries.py")
+    assert "update" not in _imports(pkg / "entries.py")
+    assert not {"render", "update", "cli"} & _imports(pkg / "cost.py")
+    assert not {"cost", "update", "cli"} & _imports(pkg / "render.py")
