@@ -68,5 +68,6 @@ def build_detector(name, weights: str | None = None, *, registry: Registry | Non
     det.trained = True
     det.weights_info = {"tag": tag, "source": str(source), "sha256": config.get("sha256") or sha,
                         "selection": (wspec.selection if wspec else None) or config.get("selection"),
-                        "trained_on": (wspec.trained_on if wspec else None) or config.get("trained_on")}
+                        "trained_on": (wspec.trained_on if wspec else None) or config.get("trained_on"),
+                        "threshold": config.get("threshold")}
     return det

@@ -121,10 +121,12 @@ def dataset_flags(f):
 @click.option("--no-cache", is_flag=True, help="Do not read or write the crop cache.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--output", "-o", type=click.Path(file_okay=False), help="Run directory (re-run to resume).")
+@click.option("--threshold-from", type=click.Path(exists=True, file_okay=False),
+              help="A finished run on a VALIDATION split: report precision/recall/F1/ACC at the threshold chosen there.")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the summary.")
 def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial, options, weights, corruption,
         corrupt_crops, limit, limit_percent, batch_size, device, precision, channels_last, compile_, flip_test,
-        frames_per_video, aggregation, missing_face, no_cache, seed, output, as_json):
+        frames_per_video, aggregation, missing_face, no_cache, seed, output, threshold_from, as_json):
     """Evaluate a detector on a dataset split and write results.json + predictions.parquet."""
     from .results import summary_lines
     from .runner import evaluate
@@ -135,7 +137,7 @@ def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial,
         dataset_options=dataset_options(methods, splits_dir, allow_partial, options), weights=weights,
         precision=precision, channels_last=channels_last, compile=compile_, flip_test=flip_test,
         aggregation=aggregation, frames_per_video=frames_per_video, missing_face=missing_face,
-        corrupt_crops=corrupt_crops, use_cache=not no_cache, progress=not as_json,
+        corrupt_crops=corrupt_crops, use_cache=not no_cache, progress=not as_json, threshold_from=threshold_from,
     )
     if as_json:
         _echo_json(result)

@@ -93,6 +93,11 @@ def finalize_run(out: Path, items: list[VideoItem], header: dict[str, Any], rule
         _, vlab, vs = aggregate_videos(df["video_key"], df["label"], df["logit"], rule)
         if (vlab == 0).any() and (vlab == 1).any():
             metrics["video"]["roc"] = roc_points(vlab, vs)
+        from .reporting import threshold_report, write_confusion_pngs
+
+        # Precision/recall/F1 at 0.5, at a validation threshold, and the labelled oracle ones.
+        metrics["video"]["thresholds"] = threshold_report(vlab, vs, (header.get("protocol") or {}).get("threshold"))
+        header = {**header, "plots": write_confusion_pngs(out, metrics["video"]["thresholds"])}
     per_method = _per_method(df, rule, seed)
     counts = {
         "videos": len(items),
@@ -183,6 +188,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         mfs = t.get("model_frames_per_s")
         lines.append(f"speed     {t['videos_per_s']:.2f} videos/s, model {mfs:.1f} {t.get('unit', 'frame')}s/s, "
                      f"peak RSS {t.get('peak_rss_mb')} MB" if mfs else f"speed     {t['videos_per_s']:.2f} videos/s")
+    from .reporting import threshold_lines
+
+    lines += threshold_lines(v.get("thresholds"))
     for m, pm in result.get("per_method", {}).items():
         if len(result["per_method"]) > 1:
             lines.append(f"  {m:<16} AUC {fmt_ci(pm.get('auc'), pm.get('auc_ci95'))}  ({pm['n_fake']} fake)")

@@ -105,6 +105,7 @@ def evaluate(
     progress: bool = True,
     registry: Registry | None = None,
     items: list[VideoItem] | None = None,
+    threshold_from: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``detector`` on ``dataset``/``split``; write and return ``results.json`` content.
 
@@ -169,6 +170,14 @@ def evaluate(
         "channels_last": bool(channels_last),
         "checkpoint_selection": det.weights_info.get("selection") or None,
     }
+    # A decision threshold from a validation run (or stored with the weights) changes reported
+    # numbers, so it is part of the protocol; absent, the protocol (and its hash) is unchanged.
+    from .reporting import check_validation_split, validation_threshold, weights_threshold
+
+    threshold = validation_threshold(threshold_from) if threshold_from else weights_threshold(det.weights_info)
+    check_validation_split(threshold, ds_spec.name, split, det.weights_info.get("sha256"))
+    if threshold:
+        protocol["threshold"] = threshold
     if hasattr(det, "inference_options"):
         # Detector-side fast-path switches (skipped heads, folded BatchNorm) change how a number
         # was computed, so they are part of the protocol too.
