@@ -62,7 +62,8 @@ def _labels(runs: list[Run]) -> None:
 
 
 def paired_test(a: Run, b: Run, n_bootstrap: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Paired bootstrap of AUC(a) − AUC(b) over the videos both runs scored."""
+    """Paired bootstrap of AUC(a) − AUC(b) over the videos both runs scored (resampling identity
+    clusters where the dataset defines them, see :mod:`dfbench.clusters`)."""
     import numpy as np
 
     from .metrics import paired_bootstrap_auc
@@ -84,7 +85,15 @@ def paired_test(a: Run, b: Run, n_bootstrap: int = 2000, seed: int = 0) -> dict[
     if y.min() == y.max():
         out["skipped"] = "the common videos are all of one class"
         return out
-    out.update(paired_bootstrap_auc(y, a.scores[xa], b.scores[xb], n=n_bootstrap, seed=seed))
+    # The same identity clusters as the runs' own CIs (rebuilt from the video keys), so the test
+    # does not treat two videos of one person as independent evidence.
+    from .clusters import identity_clusters
+
+    found = identity_clusters(a.results["dataset"]["id"], common)
+    clusters = [found[0][k] for k in common] if found else None
+    out.update(paired_bootstrap_auc(y, a.scores[xa], b.scores[xb], n=n_bootstrap, seed=seed, clusters=clusters))
+    if found:
+        out["bootstrap_unit"].update(rule=found[1]["rule"])
     out["n_real"], out["n_fake"] = int((y == 0).sum()), int((y == 1).sum())
     out["significant"] = bool(out["ci95"][0] > 0 or out["ci95"][1] < 0)
     return out
@@ -218,6 +227,9 @@ def format_comparison(report: dict[str, Any]) -> str:
         verdict = ("a real difference at the 5 % level" if p["significant"]
                    else "not distinguishable on these videos")
         scope = "" if p["same_videos"] else f" (on the {p['n_common']} videos both scored)"
+        unit = p.get("bootstrap_unit") or {}
+        if unit.get("unit") == "cluster":
+            scope += f", resampling {unit['n_clusters']} identity clusters"
         out.append(f"  {p['a']} − {p['b']}: ΔAUC {p['auc_diff']:+.3f} [{p['ci95'][0]:+.3f}, {p['ci95'][1]:+.3f}], "
                    f"p = {p['p_value']:.3f}, {p['n_real']} real / {p['n_fake']} fake videos{scope}: {verdict}")
     if report.get("plots"):

@@ -2,12 +2,13 @@
 
 Labels are 1 = fake. Scores are fake *logits* (any monotone score works for AUC/AP/EER; ``acc``
 thresholds the sigmoid probability at 0.5). Values equal scikit-learn's on the same inputs; the
-bootstrap resamples *videos* (the unit of independence), seeded, so a CI is reproducible.
+bootstrap resamples *videos*, or whole identity clusters when the dataset defines them (see
+:mod:`dfbench.clusters`), seeded, so a CI is reproducible.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -103,9 +104,68 @@ def _bootstrap(labels: np.ndarray, scores: np.ndarray, n: int, seed: int) -> dic
     return {"auc_ci95": q(aucs), "ap_ci95": q(aps)}
 
 
+def _weighted_auc_ap(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AUC and AP of every row of integer weights ``w`` [B, N] at once: equal to the unweighted
+    metrics on each row's sample with item i repeated w[b, i] times (sklearn's tie handling), so a
+    cluster bootstrap is a multinomial draw of cluster counts. Rows with one class give NaN."""
+    order = np.argsort(s, kind="stable")
+    ss, yy, wo = s[order], y[order], w[:, order].astype(np.float64)
+    starts = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1]])  # tie groups, ascending score
+    real = np.add.reduceat(wo * (yy == 0), starts, axis=1)
+    fake = np.add.reduceat(wo * (yy == 1), starts, axis=1)
+    n0, n1 = real.sum(axis=1), fake.sum(axis=1)
+    below = np.cumsum(real, axis=1) - real
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (fake * (below + 0.5 * real)).sum(axis=1) / (n0 * n1)
+        fd, rd = fake[:, ::-1], real[:, ::-1]  # descending: each group admitted at once
+        tp, seen = np.cumsum(fd, axis=1), np.cumsum(fd + rd, axis=1)
+        prec = np.divide(tp, seen, out=np.zeros_like(tp), where=seen > 0)
+        ap = (fd * prec).sum(axis=1) / n1
+    bad = (n0 == 0) | (n1 == 0)
+    auc[bad] = ap[bad] = np.nan
+    return auc, ap
+
+
+def _cluster_index(clusters: Sequence[Any]) -> tuple[np.ndarray, int]:
+    uniq: dict[Any, int] = {}
+    idx = np.fromiter((uniq.setdefault(c, len(uniq)) for c in clusters), dtype=np.int64, count=len(clusters))
+    return idx, len(uniq)
+
+
+def _cluster_weights(rng: np.random.Generator, idx: np.ndarray, k: int, b: int) -> np.ndarray:
+    """[b, N] weights: how often each item's cluster was drawn in each of b resamples of k clusters."""
+    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=b)
+    return counts[:, idx]
+
+
+def _cluster_bootstrap(labels: np.ndarray, scores: np.ndarray, clusters: Sequence[Any], n: int,
+                       seed: int) -> dict[str, Any]:
+    """CIs resampling whole clusters (identities) with replacement, not videos."""
+    rng = np.random.default_rng(seed)
+    idx, k = _cluster_index(clusters)
+    aucs, aps = [], []
+    chunk = max(1, 2_000_000 // max(1, len(labels)))
+    for start in range(0, n, chunk):
+        w = _cluster_weights(rng, idx, k, min(chunk, n - start))
+        a, p = _weighted_auc_ap(labels, scores, w)
+        aucs.append(a)
+        aps.append(p)
+    aucs, aps = np.concatenate(aucs), np.concatenate(aps)
+    valid = int(np.isfinite(aucs).sum())
+    q = lambda a: ([float(np.nanpercentile(a, 2.5)), float(np.nanpercentile(a, 97.5))]  # noqa: E731
+                   if valid else [float("nan"), float("nan")])
+    return {"auc_ci95": q(aucs), "ap_ci95": q(aps),
+            "bootstrap": {"unit": "cluster", "n_clusters": k, "resamples": n, "resamples_with_both_classes": valid}}
+
+
 def binary_metrics(labels: Sequence[int], scores: Sequence[float], *, bootstrap: int = N_BOOTSTRAP,
-                   seed: int = 0, scores_are_logits: bool = True) -> dict[str, Any]:
-    """All metrics for one set of (label, score) pairs. ``scores`` are logits unless told otherwise."""
+                   seed: int = 0, scores_are_logits: bool = True,
+                   clusters: Sequence[Any] | None = None) -> dict[str, Any]:
+    """All metrics for one set of (label, score) pairs. ``scores`` are logits unless told otherwise.
+
+    ``clusters`` (one id per item, e.g. an identity cluster from :mod:`dfbench.clusters`) makes the
+    bootstrap resample clusters instead of items; ``bootstrap`` in the output says which.
+    """
     y = np.asarray(labels, dtype=np.int64)
     s = np.asarray(scores, dtype=np.float64)
     if y.shape != s.shape or y.ndim != 1:
@@ -130,8 +190,13 @@ def binary_metrics(labels: Sequence[int], scores: Sequence[float], *, bootstrap:
         out["ap"] = float(skm.average_precision_score(y, s))
         out["eer"], out["eer_threshold"] = _eer(y, s)
         out["f1_best"], out["f1_best_threshold"] = _best_f1(y, s)
-        if bootstrap:
+        if bootstrap and clusters is not None:
+            if len(clusters) != len(y):
+                raise ValueError(f"clusters must have one id per item: {len(clusters)} for {len(y)}")
+            out.update(_cluster_bootstrap(y, s, clusters, bootstrap, seed))
+        elif bootstrap:
             out.update(_bootstrap(y, s, bootstrap, seed))
+            out["bootstrap"] = {"unit": "item", "resamples": bootstrap}
     else:
         # AUC is undefined with one class; say so with NaN rather than a misleading number.
         for k in ("auc", "ap", "eer", "eer_threshold", "f1_best", "f1_best_threshold"):
@@ -182,10 +247,12 @@ def aggregate_videos(video_keys: Sequence[str], labels: Sequence[int], scores: S
 
 
 def video_metrics(video_keys: Sequence[str], labels: Sequence[int], scores: Sequence[float],
-                  rule: str = "mean_logit", **kw: Any) -> dict[str, Any]:
-    """Metrics over videos after aggregating frame logits with ``rule``; CIs bootstrap videos."""
-    _, vlab, vs = aggregate_videos(video_keys, labels, scores, rule)
-    out = binary_metrics(vlab, vs, **kw)
+                  rule: str = "mean_logit", clusters: Mapping[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+    """Metrics over videos after aggregating frame logits with ``rule``. CIs bootstrap videos, or
+    the clusters of ``clusters`` (video key -> cluster id) when given."""
+    keys, vlab, vs = aggregate_videos(video_keys, labels, scores, rule)
+    per_video = [clusters.get(k, f"\0{k}") for k in keys] if clusters is not None else None
+    out = binary_metrics(vlab, vs, clusters=per_video, **kw)
     out["rule"] = rule
     return out
 
@@ -200,16 +267,27 @@ def roc_points(labels: Sequence[int], scores: Sequence[float], max_points: int =
 
 
 def paired_bootstrap_auc(labels: Sequence[int], scores_a: Sequence[float], scores_b: Sequence[float],
-                         n: int = 2000, seed: int = 0) -> dict[str, float]:
-    """Paired bootstrap of AUC(a) − AUC(b) over the same videos: difference, 95 % CI, two-sided p."""
+                         n: int = 2000, seed: int = 0, clusters: Sequence[Any] | None = None) -> dict[str, Any]:
+    """Paired bootstrap of AUC(a) − AUC(b) over the same videos: difference, 95 % CI, two-sided p.
+
+    With ``clusters`` (one id per video) whole clusters are resampled, as for the run's own CIs.
+    """
     y = np.asarray(labels, dtype=np.int64)
     a, b = np.asarray(scores_a, float), np.asarray(scores_b, float)
     diff = skm.roc_auc_score(y, a) - skm.roc_auc_score(y, b)
     rng = np.random.default_rng(seed)
-    real, fake = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
-    idx = np.concatenate([rng.choice(real, (n, len(real))), rng.choice(fake, (n, len(fake)))], axis=1)
-    ds = _auc_rows(y[idx], a[idx]) - _auc_rows(y[idx], b[idx])
+    unit: dict[str, Any] = {"unit": "video"}
+    if clusters is not None:
+        idx_c, k = _cluster_index(clusters)
+        w = _cluster_weights(rng, idx_c, k, n)
+        ds = _weighted_auc_ap(y, a, w)[0] - _weighted_auc_ap(y, b, w)[0]
+        ds = ds[np.isfinite(ds)]
+        unit = {"unit": "cluster", "n_clusters": k}
+    else:
+        real, fake = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
+        idx = np.concatenate([rng.choice(real, (n, len(real))), rng.choice(fake, (n, len(fake)))], axis=1)
+        ds = _auc_rows(y[idx], a[idx]) - _auc_rows(y[idx], b[idx])
     # Two-sided p: how often the resampled difference falls on the other side of zero.
     p = 2 * min((ds <= 0).mean(), (ds >= 0).mean())
     return {"auc_diff": float(diff), "ci95": [float(np.percentile(ds, 2.5)), float(np.percentile(ds, 97.5))],
-            "p_value": float(min(1.0, p)), "n_bootstrap": n}
+            "p_value": float(min(1.0, p)), "n_bootstrap": n, "bootstrap_unit": unit}

@@ -87,7 +87,15 @@ def finalize_run(out: Path, items: list[VideoItem], header: dict[str, Any], rule
     metrics: dict[str, Any] = {"frame": {}, "video": {}}
     if len(df):
         metrics["frame"] = frame_metrics(df["label"], df["logit"], bootstrap=0)
-        metrics["video"] = video_metrics(df["video_key"], df["label"], df["logit"], rule=rule, seed=seed)
+        from .clusters import identity_clusters, item_identities
+
+        # Resample identities, not videos, where the dataset defines them (FF++, Celeb-DF, DFD).
+        found = identity_clusters(header["dataset"]["id"], [it.key for it in items], item_identities(items))
+        clusters, cluster_info = found if found else (None, None)
+        metrics["video"] = video_metrics(df["video_key"], df["label"], df["logit"], rule=rule, seed=seed,
+                                         clusters=clusters)
+        if cluster_info:
+            metrics["video"]["bootstrap"].update(cluster_info)
         from .metrics import aggregate_videos
 
         _, vlab, vs = aggregate_videos(df["video_key"], df["label"], df["logit"], rule)
@@ -98,7 +106,7 @@ def finalize_run(out: Path, items: list[VideoItem], header: dict[str, Any], rule
         # Precision/recall/F1 at 0.5, at a validation threshold, and the labelled oracle ones.
         metrics["video"]["thresholds"] = threshold_report(vlab, vs, (header.get("protocol") or {}).get("threshold"))
         header = {**header, "plots": write_confusion_pngs(out, metrics["video"]["thresholds"])}
-    per_method = _per_method(df, rule, seed)
+    per_method = _per_method(df, rule, seed, clusters if len(df) else None)
     counts = {
         "videos": len(items),
         "videos_real": sum(1 for it in items if it.label == 0),
@@ -118,8 +126,9 @@ def finalize_run(out: Path, items: list[VideoItem], header: dict[str, Any], rule
     return result
 
 
-def _per_method(df, rule: str, seed: int) -> dict[str, Any]:
-    """Each fake method against all reals (the FF++ per-manipulation protocol)."""
+def _per_method(df, rule: str, seed: int, clusters=None) -> dict[str, Any]:
+    """Each fake method against all reals (the FF++ per-manipulation protocol), each row with its
+    own CIs (same bootstrap unit as the whole run)."""
     import pandas as pd
 
     out: dict[str, Any] = {}
@@ -129,8 +138,11 @@ def _per_method(df, rule: str, seed: int) -> dict[str, Any]:
     for method in sorted(df.loc[df["label"] == 1, "method"].unique()):
         sub = df[(df["label"] == 1) & (df["method"] == method)]
         both = pd.concat([real, sub])
-        vm = video_metrics(both["video_key"], both["label"], both["logit"], rule=rule, seed=seed, bootstrap=200)
-        out[method] = {k: vm[k] for k in ("auc", "ap", "eer", "auc_ci95", "n_real", "n_fake")}
+        vm = video_metrics(both["video_key"], both["label"], both["logit"], rule=rule, seed=seed, bootstrap=200,
+                           clusters=clusters)
+        out[method] = {k: vm[k] for k in ("auc", "ap", "eer", "auc_ci95", "ap_ci95", "n_real", "n_fake") if k in vm}
+        if "bootstrap" in vm:
+            out[method]["bootstrap_unit"] = vm["bootstrap"]["unit"]
     return out
 
 
