@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from .errors import WeightsError
+from .ids import format_id
 from .registry import Registry, ResolvedDetector, get_registry
 from .weights import check_architecture, check_state_fits, read_weights_dir, resolve_source
 
@@ -18,10 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def detector_id_of(det) -> str:
-    fam, var = det.spec.name, det.variant.name
-    base = fam if var == "default" else f"{fam}_{var}"
-    tag = det.weights_info.get("tag")
-    return f"{base}.{tag}" if tag else base
+    return format_id(det.spec.name, det.variant.name, det.weights_info.get("tag"))
 
 
 def fetch_weights(source: str, sha256: str | None = None) -> Path:

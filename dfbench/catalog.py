@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .ids import format_id
 from .registry import Registry, get_registry
 
 
@@ -34,7 +35,7 @@ def _detector_rows(reg: Registry) -> list[dict[str, Any]]:
     rows = []
     for spec in sorted(reg.detectors.values(), key=lambda s: s.name):
         for v in spec.variants:
-            vid = spec.name if v.name == "default" else f"{spec.name}_{v.name}"
+            vid = format_id(spec.name, v.name)
             tags = [w.tag for w in spec.weights if w.variant == v.name]
             default = " (default)" if v.name == spec.default_variant else ""
             i = v.input

@@ -25,10 +25,11 @@ class _Group(click.Group):
     def _load_plugin_commands(self) -> None:
         if not self._plugins_loaded:
             self._plugins_loaded = True
+            from .plugins import register_plugin_commands
             from .registry import get_registry
 
             try:
-                get_registry().pm.hook.register_commands(cli=self)
+                register_plugin_commands(get_registry().pm, self)
             except DfbenchError as e:
                 click.secho(f"error: {e}", fg="red", err=True)
 

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from .ids import format_id
 from .registry import get_registry
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,7 @@ def demo_detector_ids() -> tuple[list[str], list[str]]:
         if not tagged:
             untrained.append(spec.name)
         for w in tagged:
-            base = spec.name if w.variant == "default" else f"{spec.name}_{w.variant}"
-            ids.append(f"{base}.{w.tag}")
+            ids.append(format_id(spec.name, w.variant, w.tag))
     return ids, untrained
 
 

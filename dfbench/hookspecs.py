@@ -59,8 +59,9 @@ def register_croppers(register: Callable[[Any], None]) -> None:
 def register_commands(cli: Any) -> None:
     """Add sub-commands to the ``dfbench`` click group (e.g. ``dfbench laanet train``).
 
-    ``cli`` is the root :class:`click.Group`; call ``cli.add_command(...)``. Import heavy modules
-    inside the command body, not at plugin import time.
+    ``cli`` is the root :class:`click.Group` (seen through a guard); call ``cli.add_command(...)``
+    or use ``@cli.command()``. A command name that another plugin or the core already uses is an
+    error naming both. Import heavy modules inside the command body, not at plugin import time.
     """
 
 

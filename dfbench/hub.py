@@ -392,7 +392,9 @@ def push_weights(detector_id: str, weights_dir: str | Path, repo_id: str,
 # -- helpers ----------------------------------------------------------------------------------
 
 def _base_id(det_id: str) -> str:
-    return det_id.partition(".")[0]
+    from .ids import split_tag
+
+    return split_tag(det_id)[0]
 
 
 _HF_LICENSES = {"mit": "mit", "apache-2.0": "apache-2.0", "cc-by-nc-4.0": "cc-by-nc-4.0", "cc-by-4.0": "cc-by-4.0",

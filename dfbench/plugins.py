@@ -33,18 +33,31 @@ class _Fallbacks:
 
 LOAD_ERRORS: dict[str, str] = {}
 PLUGIN_DISTS: dict[str, tuple[str, str]] = {}
+DUPLICATE_ENTRY_POINTS: dict[str, str] = {}
+"""Entry-point name -> what registered it a second time (reported by ``dfbench plugins``)."""
 
 
 def _load_entrypoints(pm: pluggy.PluginManager) -> None:
     """Like pluggy's loader, but one broken plugin is reported instead of breaking every command."""
     from importlib.metadata import distributions
 
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
+    DUPLICATE_ENTRY_POINTS.clear()
     for dist in list(distributions()):
         for ep in dist.entry_points:
-            if ep.group != ENTRY_POINT_GROUP or ep.name in seen or pm.is_blocked(ep.name):
+            if ep.group != ENTRY_POINT_GROUP or pm.is_blocked(ep.name):
                 continue
-            seen.add(ep.name)
+            where = f"{dist.metadata['Name']} {dist.version} ({ep.value})"
+            if ep.name in seen:
+                # The same name twice (two distributions, or one installed twice on sys.path): only the
+                # first is loaded, and the user is told, instead of one of them silently winning.
+                if seen[ep.name] != where:
+                    msg = (f"entry point {ep.name!r} is registered twice: by {seen[ep.name]} and by {where}; "
+                           f"the first is used. Uninstall one (pip uninstall), or rename the entry point")
+                    DUPLICATE_ENTRY_POINTS[ep.name] = msg
+                    log.warning("%s", msg)
+                continue
+            seen[ep.name] = where
             try:
                 plugin = ep.load()
             except Exception as e:  # noqa: BLE001 - any import error of a third-party plugin
@@ -104,7 +117,67 @@ def plugin_info(pm: pluggy.PluginManager) -> list[dict]:
         rows.append({"name": name, "distribution": dist, "version": version, "hooks": hooks, "error": None})
     rows += [{"name": n, "distribution": None, "version": None, "hooks": [], "error": e}
              for n, e in LOAD_ERRORS.items()]
+    rows += [{"name": n, "distribution": None, "version": None, "hooks": [], "error": e}
+             for n, e in DUPLICATE_ENTRY_POINTS.items()]
     return rows
+
+
+class _CommandGuard:
+    """What one plugin's ``register_commands`` receives: the root click group, with every added
+    command checked against the core commands and those of the other plugins."""
+
+    def __init__(self, group, plugin: str, owners: dict[str, str], core: set[str]):
+        self._group, self._plugin, self._owners, self._core = group, plugin, owners, core
+
+    def add_command(self, cmd, name: str | None = None) -> None:
+        from .errors import DuplicateNameError
+
+        name = name or cmd.name
+        if name in self._owners:
+            raise DuplicateNameError(
+                f"command {name!r} is added by two plugins: {self._owners[name]!r} and {self._plugin!r}. "
+                f"Uninstall one, or block it with DFBENCH_BLOCK_PLUGINS={self._plugin}.")
+        if name in self._core:
+            raise DuplicateNameError(
+                f"plugin {self._plugin!r} adds command {name!r}, which is a core dfbench command. "
+                f"Rename it in the plugin, or block the plugin with DFBENCH_BLOCK_PLUGINS={self._plugin}.")
+        self._owners[name] = self._plugin
+        self._group.add_command(cmd, name)
+
+    def _decorator(self, make, args, kwargs):
+        def deco(f):
+            cmd = make(*args, **kwargs)(f)
+            self.add_command(cmd)
+            return cmd
+
+        return deco
+
+    def command(self, *args, **kwargs):
+        import click
+
+        if args and callable(args[0]):  # bare @cli.command
+            return self._decorator(click.command, (), {})(args[0])
+        return self._decorator(click.command, args, kwargs)
+
+    def group(self, *args, **kwargs):
+        import click
+
+        if args and callable(args[0]):
+            return self._decorator(click.group, (), {})(args[0])
+        return self._decorator(click.group, args, kwargs)
+
+    def __getattr__(self, attr):
+        return getattr(self._group, attr)
+
+
+def register_plugin_commands(pm: pluggy.PluginManager, group) -> dict[str, str]:
+    """Call each plugin's ``register_commands`` with a guard so that two plugins adding the same
+    command (or one shadowing a core command) is an error naming both; returns command -> plugin."""
+    owners: dict[str, str] = {}
+    core = set(group.commands)
+    for impl in reversed(pm.hook.register_commands.get_hookimpls()):
+        impl.function(cli=_CommandGuard(group, impl.plugin_name, owners, core))
+    return owners
 
 
 def plugin_versions() -> dict[str, str]:

@@ -1,7 +1,10 @@
 """Name -> spec registries, filled from the plugin hooks.
 
-A name registered by two plugins is an error that names both. Detector ids follow timm:
-``<family>[_<variant>][.<weights_tag>]``; ``laanet`` resolves to the default variant and weights.
+A name registered by two plugins is an error that names both. Every kind has first-class aliases
+(``spec.aliases``; a corruption's DeeperForensics ``official_name`` such as ``GB`` is one too),
+checked like names: an alias that shadows a name or another alias is an error naming both
+plugins. Detector ids follow timm: ``<family>[_<variant>][.<weights_tag>]`` (parsed only by
+:mod:`dfbench.ids`); ``laanet`` resolves to the default variant and weights.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from typing import Any
 import pluggy
 
 from .errors import (
+    DfbenchError,
     DuplicateNameError,
     UnknownCorruptionError,
     UnknownCropperError,
     UnknownDatasetError,
     UnknownDetectorError,
 )
+from .ids import format_id, parse_id
 from .plugins import get_plugin_manager
 from .specs import (
     CorruptionSpec,
@@ -38,8 +43,7 @@ class ResolvedDetector:
 
     @property
     def id(self) -> str:
-        base = self.spec.name if self.variant.name == "default" else f"{self.spec.name}_{self.variant.name}"
-        return f"{base}.{self.weights.tag}" if self.weights else base
+        return format_id(self.spec.name, self.variant.name, self.weights.tag if self.weights else None)
 
 
 class Registry:
@@ -56,7 +60,69 @@ class Registry:
         self._collect("dataset", self.datasets, self.pm.hook.register_datasets, DatasetSpec)
         self._collect("corruption", self.corruptions, self.pm.hook.register_corruptions, CorruptionSpec)
         self._collect("cropper", self.croppers, self.pm.hook.register_croppers, CropperSpec)
-        self.dataset_aliases = {a: s.name for s in self.datasets.values() for a in s.aliases}
+        # kind -> alias -> name, and aliases refused as ambiguous (kind -> alias -> message).
+        self.aliases: dict[str, dict[str, str]] = {}
+        self.ambiguous: dict[str, dict[str, str]] = {}
+        for kind, table in self._tables().items():
+            self._collect_aliases(kind, table)
+        self.dataset_aliases = self.aliases["dataset"]
+
+    def _tables(self) -> dict[str, dict]:
+        return {"detector": self.detectors, "dataset": self.datasets, "corruption": self.corruptions,
+                "cropper": self.croppers}
+
+    def _collect_aliases(self, kind: str, table: dict) -> None:
+        """Aliases of every spec of ``kind``, refused when they shadow a name or another alias."""
+        aliases: dict[str, str] = {}
+        ambiguous: dict[str, str] = {}
+        lower_names = {n.casefold(): n for n in table}
+        for name, spec in table.items():
+            plugin = self.owner[(kind, name)]
+            official = getattr(spec, "official_name", "") or ""
+            for alias in dict.fromkeys((*tuple(getattr(spec, "aliases", ()) or ()), official)):
+                if not alias or alias == name:
+                    continue
+                if alias in table:
+                    raise DuplicateNameError(
+                        f"{kind} alias {alias!r} of {name!r} (plugin {plugin!r}) shadows the {kind} {alias!r} of "
+                        f"plugin {self.owner[(kind, alias)]!r}. Remove the alias, or block one plugin with "
+                        f"DFBENCH_BLOCK_PLUGINS={plugin}.")
+                if alias in aliases and aliases[alias] != name:
+                    other = aliases[alias]
+                    raise DuplicateNameError(
+                        f"{kind} alias {alias!r} is claimed by {other!r} (plugin {self.owner[(kind, other)]!r}) and by "
+                        f"{name!r} (plugin {plugin!r}). Remove one alias, or block a plugin with "
+                        f"DFBENCH_BLOCK_PLUGINS={plugin}.")
+                clash = lower_names.get(alias.casefold())
+                if alias == official and clash and clash != name:
+                    # DeeperForensics' "JPEG" is a rescale while dfbench's "jpeg" is real JPEG coding:
+                    # an official name that differs from another name only by case is never guessed.
+                    ambiguous[alias] = (f"{alias!r} is ambiguous: the official name {alias!r} means {name!r} here, "
+                                        f"while {clash!r} is another {kind}. Use {name!r} or {clash!r}.")
+                    continue
+                aliases[alias] = name
+        self.aliases[kind] = aliases
+        self.ambiguous[kind] = ambiguous
+
+    def canonical(self, kind: str, name: str) -> str:
+        """The registered name for ``name`` of ``kind``: itself, an alias, or a unique case-insensitive
+        match of either; unknown names raise the kind's Unknown*Error with suggestions."""
+        table, aliases = self._tables()[kind], self.aliases[kind]
+        if name in table:
+            return name
+        if name in aliases:
+            return aliases[name]
+        for alias, message in self.ambiguous[kind].items():
+            if name.casefold() == alias.casefold():
+                raise DfbenchError(message)
+        folded = {k.casefold(): v for k, v in {**{n: n for n in table}, **aliases}.items()
+                  if k.casefold() not in {a.casefold() for a in self.ambiguous[kind]}}
+        if name.casefold() in folded:
+            return folded[name.casefold()]
+        known = sorted(table) + sorted(aliases)
+        err = {"dataset": UnknownDatasetError, "corruption": UnknownCorruptionError,
+               "cropper": UnknownCropperError, "detector": UnknownDetectorError}[kind]
+        raise err(name, known)
 
     def _collect(self, kind: str, table: dict, hook, spec_type) -> None:
         # Call each implementation separately so we know which plugin registered what.
@@ -81,36 +147,31 @@ class Registry:
     def detector_ids(self) -> list[str]:
         ids = []
         for spec in self.detectors.values():
-            for v in spec.variants:
-                ids.append(spec.name if v.name == "default" else f"{spec.name}_{v.name}")
-            ids += [f"{spec.name}.{w.tag}" if w.variant == "default" else f"{spec.name}_{w.variant}.{w.tag}"
-                    for w in spec.weights]
+            ids += [format_id(spec.name, v.name) for v in spec.variants]
+            ids += [format_id(spec.name, w.variant, w.tag) for w in spec.weights]
             ids += list(spec.aliases)
         return sorted(set(ids))
 
     def resolve_detector(self, name: str) -> ResolvedDetector:
-        """``family[_variant][.tag]`` -> (spec, variant, weights or None)."""
-        base, _, tag = name.partition(".")
-        spec, variant_name = None, None
-        for fam in sorted(self.detectors, key=len, reverse=True):
-            s = self.detectors[fam]
-            if base == fam or base in s.aliases:
-                spec, variant_name = s, s.default_variant
-                break
-            if base.startswith(fam + "_"):
-                rest = base[len(fam) + 1:]
-                if rest in {v.name for v in s.variants}:
-                    spec, variant_name = s, rest
-                    break
-        if spec is None:
+        """``family[_variant][.tag]`` (or an alias of a family, with an optional ``.tag``) ->
+        (spec, variant, weights or None)."""
+        from .ids import split_tag
+
+        base, tag = split_tag(name)
+        if base in self.aliases.get("detector", {}):
+            parsed = parse_id(self.aliases["detector"][base] + (f".{tag}" if tag else ""), self.detectors)
+        else:
+            parsed = parse_id(name, self.detectors, lambda fam: {v.name for v in self.detectors[fam].variants})
+        if parsed is None:
             raise UnknownDetectorError(name, self.detector_ids())
-        variant = spec.variant(variant_name)
-        explicit_variant = not (base == spec.name or base in spec.aliases)
+        spec = self.detectors[parsed.family]
+        explicit_variant = parsed.variant != "default" or base not in (spec.name, *spec.aliases)
+        variant = spec.variant(parsed.variant if explicit_variant else spec.default_variant)
         weights = None
         if tag:
             weights = spec.weights_for(tag, variant.name) or (None if explicit_variant else spec.weights_for(tag))
             if weights is None:
-                known = [f"{spec.name if w.variant == 'default' else spec.name + '_' + w.variant}.{w.tag}" for w in spec.weights]
+                known = [format_id(spec.name, w.variant, w.tag) for w in spec.weights]
                 raise UnknownDetectorError(name, known + self.detector_ids())
             variant = spec.variant(weights.variant)
         elif spec.default_weights:
@@ -119,20 +180,15 @@ class Registry:
 
     # -- others ------------------------------------------------------------------------------
     def dataset(self, name: str) -> DatasetSpec:
-        name = self.dataset_aliases.get(name, name)
-        if name not in self.datasets:
-            raise UnknownDatasetError(name, sorted(self.datasets) + sorted(self.dataset_aliases))
-        return self.datasets[name]
+        return self.datasets[self.canonical("dataset", name)]
 
     def corruption(self, name: str) -> CorruptionSpec:
-        if name not in self.corruptions:
-            raise UnknownCorruptionError(name, sorted(self.corruptions))
-        return self.corruptions[name]
+        """By name, alias or DeeperForensics short name (``GB``); the official ``JPEG`` is refused as
+        ambiguous (it is ``pixelation`` here, while ``jpeg`` is real JPEG coding)."""
+        return self.corruptions[self.canonical("corruption", name)]
 
     def cropper(self, name: str) -> CropperSpec:
-        if name not in self.croppers:
-            raise UnknownCropperError(name, sorted(self.croppers))
-        return self.croppers[name]
+        return self.croppers[self.canonical("cropper", name)]
 
     def build_cropper(self, name: str, overrides: Any = None) -> tuple[Any, dict[str, Any]]:
         """A cropper instance and its settings: the spec's defaults updated with ``overrides``

@@ -225,6 +225,8 @@ class CorruptionSpec:
     official_name: str = ""
     parameters: Mapping[int, Any] = field(default_factory=dict)
     description: str = ""
+    aliases: tuple[str, ...] = ()
+    """Other names (``official_name`` is an alias too); checked for collisions like names."""
 
 
 @dataclass(frozen=True)
@@ -242,3 +244,4 @@ class CropperSpec:
     description: str = ""
     temporal: bool = False
     """True when the cropper needs consecutive frames (temporal smoothing), e.g. the mouth crop."""
+    aliases: tuple[str, ...] = ()

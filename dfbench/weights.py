@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from .errors import WeightsError
 from .fileio import atomic_write_bytes, atomic_write_json, sha256_file
+from .ids import format_id
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "atomic_write_bytes", "atomic_write_json", "check_architecture",
            "check_state_fits", "load_torch_checkpoint", "read_weights_dir", "resolve_source", "save_weights",
@@ -122,13 +123,13 @@ def check_architecture(config: dict, family: str, variant: str, source: str, kno
     fam = config.get("detector")
     var = config.get("variant")
     if fam and fam != family:
-        want = fam if not var or var == "default" else f"{fam}_{var}"
+        want = format_id(fam, var)
         hint = (f"use --detector {want}" if known_ids is None or want in known_ids or fam in known_ids
                 else f"no installed plugin provides {want!r}; install the {fam} plugin")
         raise WeightsError(f"weights at {source} are for the {fam!r} family (config.json says detector {fam!r}), "
                            f"not {family!r}: {hint}, or pass --weights with {family} weights")
     if var and var != variant:
-        want = family if var == "default" else f"{family}_{var}"
+        want = format_id(family, var)
         if known_ids is not None and want not in known_ids:
             raise WeightsError(f"weights at {source} are for variant {var!r} of {family}, which this installation "
                                f"does not know (config.json); update the {family} plugin or pass other --weights")

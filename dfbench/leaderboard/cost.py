@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..ids import covers
 from .entries import DEFAULT_ROOT, Entry, LeaderboardError, load_entries, write_entry
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def cost_block(bench: dict[str, Any]) -> dict[str, Any]:
 def _matches(entry_id: str, bench_id: str) -> bool:
     """``laanet_efnb4`` (benchmarked without weights) covers ``laanet_efnb4.<any tag>``: weights do not
     change the cost. A tagged id (``laanet_efnb4.demo``) covers only itself."""
-    return entry_id == bench_id or ("." not in bench_id and entry_id.startswith(bench_id + "."))
+    return covers(bench_id, entry_id)
 
 
 def matching_entries(entries: list[Entry], bench_id: str) -> list[Entry]:
