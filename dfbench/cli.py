@@ -56,7 +56,15 @@ class _Group(click.Group):
 @click.version_option(package_name="dfbench")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def cli(verbose: int) -> None:
-    """dfbench: how good is this deepfake detector, on which data, under which corruption, at what cost?"""
+    """dfbench: how good is this deepfake detector, on which data, under which corruption, at what cost?
+
+    \b
+    Environment:
+      DFBENCH_CACHE            cache root: face crops, the demo dataset, Hugging Face media
+                               (default ~/.cache/dfbench)
+      DFBENCH_<DATASET>_ROOT   where a dataset lives, e.g. DFBENCH_CELEBDF_V2_ROOT (or --data-root)
+      DFBENCH_BLOCK_PLUGINS, DFBENCH_EXTRA_PLUGINS, DFBENCH_DISABLE_PLUGIN_AUTOLOAD   plugin switches
+    """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
@@ -280,13 +288,16 @@ def new_plugin(name, output):
 @cli.command()
 @click.option("--detectors", help="Comma-separated detector ids (default: every installed detector's demo weights).")
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="runs/demo", show_default=True)
-@click.option("--leaderboard", "leaderboard_root", type=click.Path(file_okay=False), default="leaderboards",
-              show_default=True, help="Add the measured demo entries here ('' to skip).")
+@click.option("--leaderboard", "leaderboard_root", type=click.Path(file_okay=False), default=None,
+              help="Add the measured demo entries here (default: OUTPUT/leaderboard, so a clone's tracked "
+                   "leaderboards/ stays clean; '' to skip).")
 @click.option("--json", "as_json", is_flag=True)
 def demo(detectors, output, leaderboard_root, as_json):
     """Run every installed detector on the embedded demo test split and print one table."""
     from .demo_run import format_table, run_demo
 
+    if leaderboard_root is None:
+        leaderboard_root = str(Path(output) / "leaderboard")
     rows = run_demo(detectors.split(",") if detectors else None, Path(output),
                     leaderboard_root=leaderboard_root or None)
     if as_json:

@@ -33,3 +33,29 @@ def test_families_without_demo_weights_are_listed_not_scored():
     table = format_table([{"detector": "newfamily", "trained": False, "auc": None,
                            "note": "no trained weights installed: not scored"}])
     assert "newfamily" in table and "not scored" in table
+
+
+def test_demo_leaves_the_tracked_leaderboards_alone(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "leaderboards").mkdir()
+    monkeypatch.setenv("DFBENCH_EXTRA_PLUGINS", "dfbench.testing:TESTING_PLUGIN")
+    reg_mod.get_registry(refresh=True)
+    try:
+        res = CliRunner().invoke(cli, ["demo", "--detectors", "constant", "-o", "runs/demo"])
+        assert res.exit_code == 0, res.output
+        assert list((tmp_path / "leaderboards").iterdir()) == []
+        assert len(list((tmp_path / "runs" / "demo" / "leaderboard").rglob("constant.json"))) == 1
+        assert "runs/demo/leaderboard" in res.output
+    finally:
+        monkeypatch.delenv("DFBENCH_EXTRA_PLUGINS")
+        reg_mod.get_registry(refresh=True)
+
+
+def test_help_names_the_one_cache_variable():
+    from pathlib import Path
+
+    res = CliRunner().invoke(cli, ["--help"])
+    assert "DFBENCH_CACHE " in res.output and "DFBENCH_CACHE_DIR" not in res.output
+    root = Path(__file__).resolve().parents[1]
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        assert "DFBENCH_CACHE_DIR" not in doc.read_text(), f"{doc.name} names another cache variable"
