@@ -397,6 +397,7 @@ def run_robustness(
         "levels": sorted({lv for _, lv in cells}),
         "seed": seed,
         "applied_to": "crops" if corrupt_crops else "full frames before face detection",
+        "missing_face": header["protocol"]["missing_face"] if header else None,
         **summary,
         "rows": rows,
     }
@@ -487,6 +488,11 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(f"mCE vs {doc['reference'].get('detector')}: {f(doc['reference'].get('mce'))}")
     if doc.get("undefined"):
         lines.append(f"undefined AUC (one class unscored): {', '.join(doc['undefined'])}")
+    lost = [f"{r['type']}:{r['level']} {r['videos_lost_face']}" for r in doc.get("rows", [])
+            if r.get("videos_lost_face")]
+    if lost:
+        lines.append(f"videos that lost their face (scored by --missing-face {doc.get('missing_face')}): "
+                     + ", ".join(lost))
     return lines
 
 

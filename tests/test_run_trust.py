@@ -311,3 +311,25 @@ def test_results_show_on_an_unfinished_run_says_how_far_it_got(testing_registry,
     res = CliRunner().invoke(cli, ["results", "show", str(out)])
     assert res.exit_code == 1
     assert "2 of 6 videos done" in res.output and "resumes" in res.output
+
+
+# -- item 2: robustness on matched sets ---------------------------------------------------------------
+
+@pytest.mark.parametrize("policy", ["score_half", "skip"])
+def test_robustness_cells_report_videos_that_lost_their_face(testing_registry, tmp_path, policy):
+    from dfbench.robustness import read_csv, run_robustness, summary_lines
+
+    data = build_synthetic_dataset(tmp_path / "d", n_real=2, n_fake=2, n_frames=6)
+    # Heavy noise hides every synthetic face from the detector: all 4 videos lose their face.
+    doc = run_robustness(_oracle(), "synthetic", tmp_path / "out", suite="noise:5", data_root=data, progress=False,
+                         registry=testing_registry, missing_face=policy, make_plot=False,
+                         cache_dir=tmp_path / "cache")
+    clean, cell = doc["rows"]
+    assert clean["videos_lost_face"] is None and cell["videos_lost_face"] == 4
+    assert cell["videos"] == clean["videos"] == 4  # the same videos as the clean run
+    if policy == "score_half":  # scored 0.5, never silently dropped
+        assert cell["videos_scored"] == 4 and cell["auc"] == pytest.approx(0.5)
+    else:
+        assert cell["videos_failed"] == 4
+    assert read_csv(tmp_path / "out" / "robustness.csv")[1]["videos_lost_face"] == 4
+    assert "noise:5 4" in "\n".join(summary_lines(doc))
