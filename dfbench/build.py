@@ -13,7 +13,8 @@ from pathlib import Path
 from .errors import WeightsError
 from .ids import format_id
 from .registry import Registry, ResolvedDetector, get_registry
-from .weights import check_architecture, check_state_fits, read_weights_dir, resolve_source
+from .weights import (WEIGHTS_FILE, check_architecture, check_state_fits, read_weights_dir,
+                      resolve_source, sha256_file)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,10 @@ def build_detector(name, weights: str | None = None, *, registry: Registry | Non
     check_state_fits(det.state_dict(), state, str(source), resolved.id)
     det.load_state_dict(state, strict=True)
     det.trained = True
-    det.weights_info = {"tag": tag, "source": str(source), "sha256": config.get("sha256") or sha,
+    # The checksum that identifies a number is the file's own, never one copied from config.json
+    # (which can be stale or edited): hashed here (read_weights_dir has already verified a pin).
+    wfile = path / WEIGHTS_FILE if path.is_dir() else path
+    det.weights_info = {"tag": tag, "source": str(source), "sha256": sha256_file(wfile),
                         "selection": (wspec.selection if wspec else None) or config.get("selection"),
                         "trained_on": (wspec.trained_on if wspec else None) or config.get("trained_on"),
                         "threshold": config.get("threshold")}

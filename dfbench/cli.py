@@ -116,30 +116,38 @@ def dataset_flags(f):
 @click.option("--weights", help="Weights directory or hf://ORG/NAME@REVISION (overrides the id's tag).")
 @click.option("--corruption", help="NAME:LEVEL, e.g. saturation:3 (see `dfbench list corruptions`).")
 @click.option("--corrupt-crops", is_flag=True, help="Corrupt cached face crops instead of full frames (faster; recorded).")
-@click.option("--limit", type=int, help="Evaluate a stratified subset of N videos.")
-@click.option("--limit-percent", type=float, help="Evaluate a stratified subset of P percent of the videos.")
-@click.option("--batch-size", default=16, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate a stratified subset of N videos (N >= 1).")
+@click.option("--limit-percent", type=click.FloatRange(0, 100, min_open=True),
+              help="Evaluate a stratified subset of P percent of the videos (0 < P <= 100).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, mps.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "fp64"]), default="fp32", show_default=True)
 @click.option("--channels-last", is_flag=True, help="channels_last memory format (fast on modern CPUs and GPUs).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (slow to start).")
 @click.option("--flip-test/--no-flip-test", default=None, help="Average logits with the mirrored crop (default: the detector's protocol).")
-@click.option("--frames", "frames_per_video", type=int, help="Frames per video (default: the detector's protocol).")
+@click.option("--frames", "frames_per_video", type=click.IntRange(min=1),
+              help="Frames per video (default: the detector's protocol).")
 @click.option("--aggregation", type=click.Choice(["mean_logit", "mean_prob", "max"]), help="Video aggregation rule.")
-@click.option("--missing-face", type=click.Choice(["skip", "score_half", "fail"]), default="skip", show_default=True)
+@click.option("--missing-face", type=click.Choice(["skip", "score_half", "fail"]),
+              help="Faceless frames: skip (drop; a faceless video fails), score_half (0.5), fail (stop). "
+                   "Default: the detector's official rule.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the crop cache.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--output", "-o", type=click.Path(file_okay=False), help="Run directory (re-run to resume).")
 @click.option("--threshold-from", type=click.Path(exists=True, file_okay=False),
               help="A finished run on a VALIDATION split: report precision/recall/F1/ACC at the threshold chosen there.")
+@click.option("--force-new", is_flag=True, help="Start over in --output even if it holds a run with another protocol.")
+@click.option("--allow-untrained", is_flag=True, help="Score a detector without trained weights (flagged everywhere).")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the summary.")
 def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial, options, weights, corruption,
         corrupt_crops, limit, limit_percent, batch_size, device, precision, channels_last, compile_, flip_test,
-        frames_per_video, aggregation, missing_face, no_cache, seed, output, threshold_from, as_json):
+        frames_per_video, aggregation, missing_face, no_cache, seed, output, threshold_from, force_new,
+        allow_untrained, as_json):
     """Evaluate a detector on a dataset split and write results.json + predictions.parquet."""
     from .results import summary_lines
     from .runner import evaluate
 
+    _quiet_ffmpeg()
     result = evaluate(
         detector, dataset, split=split, corruption=corruption, limit=limit, limit_percent=limit_percent,
         batch_size=batch_size, device=device, seed=seed, output=output, data_root=data_root,
@@ -147,6 +155,7 @@ def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial,
         precision=precision, channels_last=channels_last, compile=compile_, flip_test=flip_test,
         aggregation=aggregation, frames_per_video=frames_per_video, missing_face=missing_face,
         corrupt_crops=corrupt_crops, use_cache=not no_cache, progress=not as_json, threshold_from=threshold_from,
+        allow_untrained=allow_untrained, force_new=force_new,
     )
     if as_json:
         _echo_json(result)
@@ -220,17 +229,26 @@ def index(dataset, data_root, split, methods, splits_dir, allow_partial, options
 @click.option("--weights", help="Weights directory or hf://ORG/NAME@REVISION.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "fp64"]), default="fp32")
-@click.option("--missing-face", type=click.Choice(["skip", "score_half", "fail"]), default="skip")
+@click.option("--missing-face", type=click.Choice(["skip", "score_half", "fail"]),
+              help="Faceless frames (default: the detector's official rule).")
 @click.option("--explain", type=click.Path(file_okay=False), help="Write explanations (heatmaps, plots) here.")
+@click.option("--allow-untrained", is_flag=True, help="Score a detector without trained weights (flagged).")
 @click.option("--json", "as_json", is_flag=True)
-def predict(path, detector, weights, device, precision, missing_face, explain, as_json):
-    """Fake probability of an image, a video or every media file in a folder."""
+def predict(path, detector, weights, device, precision, missing_face, explain, allow_untrained, as_json):
+    """Fake probability of an image, a video or every media file in a folder.
+
+    Exits with status 1 when no input could be scored."""
     from .predict import predict_paths
 
+    _quiet_ffmpeg()
     rows = predict_paths(path, detector, weights=weights, device=device, precision=precision,
-                         missing_face=missing_face, explain_dir=explain, progress=not as_json)
+                         missing_face=missing_face, explain_dir=explain, progress=not as_json,
+                         allow_untrained=allow_untrained)
+    failed_all = all(r["p_fake"] is None for r in rows)
     if as_json:
         _echo_json(rows)
+        if failed_all:
+            sys.exit(1)
         return
     width = max([len(r["path"]) for r in rows] + [4])
     click.echo(f"{'path':<{width}}  p(fake)  units  note")
@@ -239,6 +257,20 @@ def predict(path, detector, weights, device, precision, missing_face, explain, a
         click.echo(f"{r['path']:<{width}}  {p}   {r['units']:>4}  {r.get('error') or ''}")
     if explain:
         click.echo(f"explanations written to {explain}")
+    if failed_all:
+        click.secho(f"error: none of the {len(rows)} input(s) could be scored (see the notes above)", fg="red", err=True)
+        sys.exit(1)
+
+
+def _quiet_ffmpeg() -> None:
+    """FFmpeg's own log lines (``[h264 @ 0x...] error while decoding``) would tear the progress
+    bar; each failure is recorded with its reason instead, so only fatal FFmpeg messages pass."""
+    try:
+        import av.logging
+
+        av.logging.set_level(av.logging.FATAL)
+    except Exception:  # no PyAV (or an old one): nothing to silence
+        pass
 
 
 @cli.group()
@@ -250,7 +282,7 @@ def results():
 @click.argument("run_dir", type=click.Path(exists=True))
 @click.option("--json", "as_json", is_flag=True)
 def results_show(run_dir, as_json):
-    """Summarise a run directory's results.json."""
+    """Summarise a run directory's results.json (an unfinished run: how far it got)."""
     from .results import load_results, summary_lines
 
     res = load_results(run_dir)

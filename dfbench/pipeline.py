@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from .errors import DfbenchError, MediaError
+from .media.policy import MISSING_FACE_POLICIES, NEUTRAL_LOGIT
 from .specs import CorruptionSpec, InputSpec, VideoItem, load_object
 
 log = logging.getLogger(__name__)
 
-MISSING_FACE_POLICIES = ("skip", "score_half", "fail")
 PRECISIONS = ("fp32", "bf16", "fp16", "fp64")
 VIDEO_SEGMENT_FRAMES = 250
 """Longest run of consecutive frames a video-scope corruption encodes at once (x264's keyint)."""
@@ -32,7 +32,13 @@ VIDEO_SEGMENT_BYTES = 1 << 30
 
 
 class VideoFailure(DfbenchError):
-    """A per-video failure (unreadable, no face, too short): recorded and counted, never fatal."""
+    """A per-video failure (unreadable, no face, too short): recorded and counted, never fatal.
+
+    ``kind`` is the bucket ``results.json["failure_reasons"]`` counts it under."""
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind or message.split(":")[0]
 
 
 @dataclass
@@ -48,7 +54,17 @@ class PreparedVideo:
     unit_landmarks: list[np.ndarray | None] = field(default_factory=list)
     n_frames: int = 0
     n_missing_faces: int = 0
+    n_units: int = 0
+    n_missing_units: int = 0
+    faceless: bool = False
+    """No unit has a face and the policy scored the whole video 0.5 (``score_half``)."""
     failure: str | None = None
+    failure_kind: str | None = None
+    """Bucket of the failure (``no face``, ``decode error``, an exception's type name, ...)."""
+    exception: bool = False
+    """The failure was an unexpected exception (a bug or a broken file), not a data condition."""
+    stop: str | None = None
+    """Set when this video must stop the whole run (``--missing-face fail``)."""
     timing: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "faces": 0.0, "cache_hits": 0})
 
 
@@ -148,7 +164,8 @@ class FaceStage:
         indices = self.sample(info.n_frames)
         if not indices:
             need = self.input_spec.clip_length if self.input_spec.unit == "clip" else 1
-            raise VideoFailure(f"too short: {info.n_frames} frames, a clip needs {need}")
+            raise VideoFailure(f"too short: {item.path} has {info.n_frames} frames, a unit needs {need}",
+                               kind="too short")
         if self._video_scope:
             frames = self._read_video_corrupted(item, indices, info.width * info.height * 3)
         else:
@@ -168,66 +185,67 @@ class FaceStage:
         pv = PreparedVideo(item=item)
         try:
             if item.meta.get("missing"):
-                raise VideoFailure("missing file: listed by the dataset but not on disk")
+                raise VideoFailure(f"missing file: {item.path} is listed by the dataset but not on disk",
+                                   kind="missing file")
             indices, faces = self.crops_for(item, pv.timing)
             self._to_units(pv, indices, faces)
-        except (VideoFailure, MediaError) as e:
-            pv.failure = str(e)
+        except VideoFailure as e:
+            pv.failure, pv.failure_kind = str(e), e.kind
+        except MediaError as e:
+            pv.failure, pv.failure_kind = str(e), "decode error"
         except Exception as e:  # a broken file must never end a run; record what happened
-            log.exception("unexpected failure on %s", item.key)
-            pv.failure = f"{type(e).__name__}: {e}"
+            log.debug("unexpected failure on %s", item.key, exc_info=True)
+            pv.failure, pv.failure_kind, pv.exception = f"{type(e).__name__}: {e}", type(e).__name__, True
         return pv
 
     def _to_units(self, pv: PreparedVideo, indices: list[int], faces: Any) -> None:
+        """Group crops into units and apply the missing-face policy (the one rule, in policy.py)."""
+        from .media.policy import apply_missing_policy
+
         s = self.input_spec
         crops = list(faces.crops)
+        L = s.clip_length if s.unit == "clip" else 1
         pv.n_frames = len(crops)
         pv.n_missing_faces = sum(c is None for c in crops)
-        if pv.n_missing_faces == len(crops):
-            raise VideoFailure(f"no face found in any of {len(crops)} sampled frames")
-        if pv.n_missing_faces and self.missing_face == "fail":
-            raise VideoFailure(f"no face in {pv.n_missing_faces} of {len(crops)} frames (policy: fail)")
-        template = next(c for c in crops if c is not None)
+        decision = apply_missing_policy([c is not None for c in crops], self.missing_face, clip_length=L,
+                                        source=pv.item.path)
+        pv.n_units, pv.n_missing_units = decision.n_units, decision.n_missing
+        if decision.failed is not None:
+            if decision.kind == "missing face (policy fail)":
+                # --missing-face fail: the protocol says a faceless frame is an error, so the run
+                # stops (after keeping what was scored) instead of quietly dropping the video.
+                pv.stop = decision.failed
+            raise VideoFailure(decision.failed, kind=decision.kind)
+        pv.faceless = decision.faceless
         if self.corruption is not None and self.corrupt_crops:
             present = [i for i, c in enumerate(crops) if c is not None]
-            stack = np.stack([_hwc(crops[i]) for i in present])
-            if stack.shape[-1] == 1:
-                stack = np.repeat(stack, 3, axis=-1)
-                out = self._corrupt(stack, pv.item.key)[..., :1]
-            else:
-                out = self._corrupt(stack, pv.item.key)
-            for j, i in enumerate(present):
-                crops[i] = out[j]
-        blank = np.zeros_like(_hwc(template))
+            if present:
+                stack = np.stack([_hwc(crops[i]) for i in present])
+                if stack.shape[-1] == 1:
+                    stack = np.repeat(stack, 3, axis=-1)
+                    out = self._corrupt(stack, pv.item.key)[..., :1]
+                else:
+                    out = self._corrupt(stack, pv.item.key)
+                for j, i in enumerate(present):
+                    crops[i] = out[j]
+        # Neutral units are never shown to the model (their logit is NEUTRAL_LOGIT); a blank of
+        # the declared shape keeps the unit array rectangular for explanations.
+        blank = np.zeros((s.size, s.size, s.channels), np.uint8)
         lms = list(faces.landmarks) if len(faces.landmarks) == len(crops) else [None] * len(crops)
-        if s.unit == "frame":
-            units, starts, missing = [], [], []
-            for i, c, lm in zip(indices, crops, lms, strict=True):
-                if c is None:
-                    if self.missing_face == "skip":
-                        continue
-                    missing.append(len(units))
-                    c = blank
+        neutral = set(decision.neutral)
+        units, starts = [], []
+        for u in sorted(decision.score + decision.neutral):
+            if s.unit == "frame":
+                c = blank if u in neutral else crops[u]
                 units.append(_chw(_hwc(c)))
-                starts.append(i)
-                pv.unit_landmarks.append(lm)
-            pv.units = np.stack(units)
-        else:
-            L = s.clip_length
-            units, starts, missing = [], [], []
-            for k in range(0, len(crops) - L + 1, L):
-                clip = crops[k:k + L]
-                if any(c is None for c in clip):
-                    if self.missing_face == "skip":
-                        continue
-                    missing.append(len(units))
-                    clip = [blank] * L
+                pv.unit_landmarks.append(None if u in neutral else lms[u])
+            else:
+                clip = [blank] * L if u in neutral else crops[u * L:(u + 1) * L]
                 units.append(np.stack([_chw(_hwc(c)) for c in clip]))
-                starts.append(indices[k])
-            if not units:
-                raise VideoFailure("no complete clip with a face in every frame")
-            pv.units = np.stack(units)
-        pv.unit_index, pv.missing_units = starts, missing
+            starts.append(indices[u * L])
+        pv.units = np.stack(units)
+        pv.unit_index = starts
+        pv.missing_units = [j for j, u in enumerate(sorted(decision.score + decision.neutral)) if u in neutral]
 
 
 def _hwc(c: np.ndarray) -> np.ndarray:
@@ -238,8 +256,22 @@ def _chw(c: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(c.transpose(2, 0, 1))
 
 
+class SystemicFailure(DfbenchError):
+    """A failure that is not one video's: the run stops (what was scored is kept)."""
+
+
+def _is_oom(exc: BaseException) -> bool:
+    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom is not None and isinstance(exc, oom)) or (isinstance(exc, RuntimeError)
+                                                         and "out of memory" in str(exc).lower())
+
+
 class ModelStage:
-    """Runs a detector on prepared units: device, precision, channels_last, flip test."""
+    """Runs a detector on prepared units: device, precision, channels_last, flip test.
+
+    ``effective()`` says what was actually used (a clip detector never gets channels_last, an
+    out-of-memory error halves the batch), which is what the run records.
+    """
 
     def __init__(self, detector, *, device: str = "cpu", precision: str = "fp32", channels_last: bool = False,
                  flip_test: bool = False, batch_size: int = 16, compile: bool = False) -> None:
@@ -247,7 +279,9 @@ class ModelStage:
             raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.device = torch.device(device)
         self.precision, self.flip_test, self.batch_size = precision, flip_test, max(1, int(batch_size))
+        self.requested_batch_size = self.batch_size
         self.channels_last = channels_last and detector.input_spec.unit == "frame"
+        self.compiled = bool(compile)
         det = detector.eval().to(self.device)
         if precision == "fp64":
             det = det.double()
@@ -257,14 +291,51 @@ class ModelStage:
         self.detector = det
         self.model = torch.compile(det) if compile else det
 
+    def effective(self) -> dict[str, Any]:
+        """Precision, memory format, compile and batch size as actually used."""
+        dtype = str(self.detector.param_dtype).replace("torch.", "") if hasattr(self.detector, "param_dtype") else None
+        opts = self.detector.inference_options() if hasattr(self.detector, "inference_options") else {}
+        return {"precision": self.precision, "parameter_dtype": dtype,
+                "autocast": self.precision if self.precision in ("bf16", "fp16") else None,
+                "channels_last": bool(self.channels_last or opts.get("channels_last")),
+                "compile": bool(self.compiled or opts.get("compile")),
+                "batch_size": self.batch_size, "batch_size_requested": self.requested_batch_size}
+
     def _autocast(self):
         if self.precision in ("bf16", "fp16"):
             dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
             return torch.autocast(self.device.type, dtype=dtype)
         return contextlib.nullcontext()
 
-    @torch.inference_mode()
     def logits(self, units: np.ndarray) -> np.ndarray:
+        """Logits of ``units``; out of memory halves the batch (down to 1) and tries again."""
+        while True:
+            try:
+                return self._logits(units)
+            except Exception as e:
+                if not _is_oom(e):
+                    raise
+                if self.batch_size == 1:
+                    raise SystemicFailure(f"out of memory on {self.device} even with batch size 1 ({e}); "
+                                          f"use a smaller --precision, another --device or a smaller model") from e
+                self.batch_size = max(1, self.batch_size // 2)
+                log.warning("out of memory on %s: batch size halved to %d", self.device, self.batch_size)
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+
+    def video_logits(self, pv: PreparedVideo) -> np.ndarray:
+        """One logit per unit of a prepared video; neutral (faceless) units get NEUTRAL_LOGIT
+        without a model call, as the missing-face policy says."""
+        neutral = set(pv.missing_units)
+        scored = [j for j in range(len(pv.units)) if j not in neutral]
+        out = np.full(len(pv.units), NEUTRAL_LOGIT, dtype=np.float64)
+        if scored:
+            units = pv.units if len(scored) == len(pv.units) else pv.units[scored]
+            out[scored] = self.logits(units)
+        return out
+
+    @torch.inference_mode()
+    def _logits(self, units: np.ndarray) -> np.ndarray:
         out = []
         for i in range(0, len(units), self.batch_size):
             x = torch.from_numpy(units[i:i + self.batch_size]).to(self.device)

@@ -66,7 +66,7 @@ def finalize_run(out: Path, items: list[VideoItem], header: dict[str, Any], rule
         if rec is None:
             continue
         if rec["status"] != "ok":
-            failures.append({"key": it.key, "reason": rec["reason"]})
+            failures.append({"key": it.key, "reason": rec["reason"], "kind": failure_kind(rec)})
             continue
         n_ok[it.label] += 1
         per_method_keys.setdefault(it.method, []).append(it.key)
@@ -117,6 +117,7 @@ def finalize_run(out: Path, items: list[VideoItem], header: dict[str, Any], rule
         "videos_failed": len(failures),
         "frames": int(len(df)),
         "missing_face_frames": int(sum(r.get("missing_faces", 0) for r in records.values() if r["status"] == "ok")),
+        "missing_face": missing_face_counts(records, items, (header.get("protocol") or {}).get("missing_face")),
     }
     result = dict(header)
     result.update({"metrics": metrics, "per_method": per_method, "counts": counts, "failures": failures,
@@ -146,12 +147,61 @@ def _per_method(df, rule: str, seed: int, clusters=None) -> dict[str, Any]:
     return out
 
 
+def failure_kind(rec: dict[str, Any]) -> str:
+    """The bucket of a failure: its recorded kind, else the reason's prefix when that is not a path
+    (decode errors start with the file's path, which would make one bucket per file)."""
+    if rec.get("kind"):
+        return rec["kind"]
+    reason = rec.get("reason", "")
+    if reason.startswith("no face"):
+        return "no face"
+    head = reason.split(":")[0]
+    if "/" in head or "\\" in head:
+        return "decode error"
+    return head or "error"
+
+
 def _reason_counts(failures: list[dict]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for f in failures:
-        reason = f["reason"].split(":")[0]
+        reason = f.get("kind") or failure_kind(f)
         counts[reason] = counts.get(reason, 0) + 1
-    return counts
+    return dict(sorted(counts.items()))
+
+
+def missing_face_counts(records: dict[str, dict], items: list[VideoItem], policy: str | None) -> dict[str, Any]:
+    """How many frames, units and videos the missing-face policy touched, and how."""
+    keys = {it.key for it in items}
+    ok = [r for k, r in records.items() if k in keys and r["status"] == "ok"]
+    failed = [r for k, r in records.items() if k in keys and r["status"] != "ok"]
+    units_missing = sum(int(r.get("units_without_face", 0)) for r in ok)
+    return {
+        "policy": policy,
+        "frames_without_face": int(sum(r.get("missing_faces", 0) for r in ok)),
+        "units_scored_half": units_missing if policy == "score_half" else 0,
+        "units_dropped": units_missing if policy == "skip" else 0,
+        "videos_with_missing_faces": sum(1 for r in ok if r.get("missing_faces", 0)),
+        "videos_faceless_scored_half": sum(1 for r in ok if r.get("faceless")),
+        "videos_failed_no_face": sum(1 for r in failed if failure_kind(r) == "no face"),
+    }
+
+
+def missing_face_line(c: dict[str, Any]) -> str | None:
+    """One summary line saying what the missing-face policy did (None when it did nothing)."""
+    mf = c.get("missing_face") or {}
+    if not mf or not (mf.get("frames_without_face") or mf.get("videos_failed_no_face")
+                      or mf.get("videos_faceless_scored_half")):
+        return None
+    parts = [f"{mf['frames_without_face']} frames without a face in {mf['videos_with_missing_faces']} scored videos"]
+    if mf.get("units_scored_half"):
+        parts.append(f"{mf['units_scored_half']} units scored 0.5")
+    if mf.get("units_dropped"):
+        parts.append(f"{mf['units_dropped']} units dropped")
+    if mf.get("videos_faceless_scored_half"):
+        parts.append(f"{mf['videos_faceless_scored_half']} videos with no face scored 0.5")
+    if mf.get("videos_failed_no_face"):
+        parts.append(f"{mf['videos_failed_no_face']} videos with no face failed")
+    return f"faces     policy {mf.get('policy')}: " + ", ".join(parts)
 
 
 def load_results(run_dir: str | Path) -> dict[str, Any]:
@@ -160,6 +210,16 @@ def load_results(run_dir: str | Path) -> dict[str, Any]:
     if not p.exists():
         from .errors import DfbenchError
 
+        partial = p.parent / PARTIAL_FILE
+        if partial.exists():
+            n_done = len(read_partial(partial))
+            try:
+                total = json.loads((p.parent / "protocol.json").read_text()).get("videos")
+            except (OSError, ValueError):
+                total = None
+            of = f" of {total}" if total is not None else ""
+            raise DfbenchError(f"{run_dir} is an unfinished run: {n_done}{of} videos done, no {RESULTS_FILE} yet. "
+                               f"Re-running the same `dfbench run` command with --output {run_dir} resumes it.")
         raise DfbenchError(f"no {RESULTS_FILE} in {run_dir}: pass the --output directory of a finished `dfbench run`.")
     return json.loads(p.read_text())
 
@@ -183,7 +243,7 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     v, f = result["metrics"].get("video", {}), result["metrics"].get("frame", {})
     c, t = result["counts"], result.get("throughput", {})
     det = result["detector"]
-    trained = "" if det.get("trained") else "  (UNTRAINED weights: numbers are meaningless)"
+    trained = "" if det.get("trained", True) else "  (UNTRAINED weights, --allow-untrained: numbers are meaningless)"
     lines = [
         f"detector  {det['id']}  weights {det.get('weights_tag') or det.get('weights_source') or 'none'}{trained}",
         f"dataset   {result['dataset']['id']}/{result['dataset']['split']}"
@@ -196,6 +256,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"EER {fmt_ci(v.get('eer'), None)}  ACC {fmt_ci(v.get('acc'), None)}",
         f"frame     AUC {fmt_ci(f.get('auc'), None)}  AP {fmt_ci(f.get('ap'), None)}  EER {fmt_ci(f.get('eer'), None)}",
     ]
+    mf_line = missing_face_line(c)
+    if mf_line:
+        lines.append(mf_line)
     if t.get("videos_per_s"):
         mfs = t.get("model_frames_per_s")
         lines.append(f"speed     {t['videos_per_s']:.2f} videos/s, model {mfs:.1f} {t.get('unit', 'frame')}s/s, "
@@ -207,7 +270,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         if len(result["per_method"]) > 1:
             lines.append(f"  {m:<16} AUC {fmt_ci(pm.get('auc'), pm.get('auc_ci95'))}  ({pm['n_fake']} fake)")
     if result.get("failures"):
-        lines.append("failures:")
+        reasons = result.get("failure_reasons") or {}
+        lines.append("failures: " + ", ".join(f"{n} {k}" for k, n in reasons.items()) if reasons else "failures:")
         lines += [f"  {x['key']}: {x['reason']}" for x in result["failures"][:20]]
         if len(result["failures"]) > 20:
             lines.append(f"  … and {len(result['failures']) - 20} more (see results.json)")

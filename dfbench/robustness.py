@@ -59,6 +59,7 @@ CSV_COLUMNS = (
     "videos",
     "videos_scored",
     "videos_failed",
+    "videos_lost_face",
     "frames",
     "protocol_hash",
     "run_dir",
@@ -142,6 +143,7 @@ def _row(name: str, level: int, result: dict[str, Any], run_dir: Path) -> dict[s
         "videos": c.get("videos"),
         "videos_scored": c.get("videos_scored"),
         "videos_failed": c.get("videos_failed"),
+        "videos_lost_face": None,
         "frames": c.get("frames"),
         "protocol_hash": result.get("protocol_hash"),
         "run_dir": str(run_dir),
@@ -245,7 +247,7 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 def read_csv(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a ``robustness.csv`` with numbers parsed back (empty cells -> None)."""
-    ints = {"level", "n_real", "n_fake", "videos", "videos_scored", "videos_failed", "frames"}
+    ints = {"level", "n_real", "n_fake", "videos", "videos_scored", "videos_failed", "videos_lost_face", "frames"}
     text = {"type", "protocol_hash", "run_dir"}
     rows = []
     with open(path, newline="") as fh:
@@ -351,6 +353,8 @@ def run_robustness(
     )
     rows: list[dict[str, Any]] = []
     header: dict[str, Any] | None = None
+    clean_faces: dict[str, bool] = {}
+    clean_items = None
     for i, (name, level) in enumerate(plan, 1):
         run_dir = cell_dir(out, name, level)
         log.info(
@@ -369,9 +373,19 @@ def run_robustness(
             **evaluate_kwargs,
         )
         header = header or result
-        rows.append(
-            _row(CLEAN if name is None else name, 0 if name is None else level, result, run_dir)
-        )
+        row = _row(CLEAN if name is None else name, 0 if name is None else level, result, run_dir)
+        if name is None:
+            clean_faces = _faces_by_video(run_dir)
+            clean_items = result["protocol"]["dataset"]["items_sha256"]
+        else:
+            if include_clean and result["protocol"]["dataset"]["items_sha256"] != clean_items:
+                raise DfbenchError(
+                    f"cell {name}:{level} was evaluated on other videos than the clean run ({run_dir}); "
+                    "every cell must use the clean run's videos: re-run with the same dataset options"
+                )
+            if include_clean:
+                row["videos_lost_face"] = _lost_faces(clean_faces, _faces_by_video(run_dir))
+        rows.append(row)
 
     summary = summarise(rows, ref)
     det_block = dict(header["detector"]) if header else {}
@@ -383,6 +397,7 @@ def run_robustness(
         "levels": sorted({lv for _, lv in cells}),
         "seed": seed,
         "applied_to": "crops" if corrupt_crops else "full frames before face detection",
+        "missing_face": header["protocol"]["missing_face"] if header else None,
         **summary,
         "rows": rows,
     }
@@ -394,6 +409,25 @@ def run_robustness(
         )
         plot(summary, out / PLOT_FILE, title=title)
     return {**doc, "output_dir": str(out)}
+
+
+def _faces_by_video(run_dir: Path) -> dict[str, bool]:
+    """Video key -> whether a face was found in it (False: no face at all, whatever the policy
+    did with it: failed under ``skip``, scored 0.5 under ``score_half``)."""
+    from .results import PARTIAL_FILE, failure_kind, read_partial
+
+    out = {}
+    for key, rec in read_partial(Path(run_dir) / PARTIAL_FILE).items():
+        if rec["status"] == "ok":
+            out[key] = not rec.get("faceless", False)
+        elif failure_kind(rec) == "no face":
+            out[key] = False
+    return out
+
+
+def _lost_faces(clean: dict[str, bool], cell: dict[str, bool]) -> int:
+    """Videos with a face in the clean run and none under the corruption (matched by key)."""
+    return sum(1 for k, had in clean.items() if had and cell.get(k) is False)
 
 
 def _load_reference(reference: str | Path | dict | None) -> dict[str, Any] | None:
@@ -454,6 +488,11 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(f"mCE vs {doc['reference'].get('detector')}: {f(doc['reference'].get('mce'))}")
     if doc.get("undefined"):
         lines.append(f"undefined AUC (one class unscored): {', '.join(doc['undefined'])}")
+    lost = [f"{r['type']}:{r['level']} {r['videos_lost_face']}" for r in doc.get("rows", [])
+            if r.get("videos_lost_face")]
+    if lost:
+        lines.append(f"videos that lost their face (scored by --missing-face {doc.get('missing_face')}): "
+                     + ", ".join(lost))
     return lines
 
 
@@ -500,8 +539,8 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     type=click.Path(exists=True),
     help="robustness.json (or its directory) of a reference detector: adds an mCE-style ratio.",
 )
-@click.option("--limit", type=int, help="A stratified subset of N videos (quick checks).")
-@click.option("--batch-size", default=16, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="A stratified subset of N videos (quick checks).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 @click.option(
     "--precision",
@@ -513,9 +552,9 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
 @click.option(
     "--missing-face",
     type=click.Choice(["skip", "score_half", "fail"]),
-    default="skip",
-    show_default=True,
+    help="Faceless frames (default: the detector's official rule); applies to every cell.",
 )
+@click.option("--allow-untrained", is_flag=True, help="Score a detector without trained weights (flagged).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the crop cache.")
 @click.option(
     "--seed",
@@ -547,6 +586,7 @@ def robustness_command(
     precision,
     channels_last,
     missing_face,
+    allow_untrained,
     no_cache,
     seed,
     no_plot,
@@ -577,6 +617,7 @@ def robustness_command(
         precision=precision,
         channels_last=channels_last,
         missing_face=missing_face,
+        allow_untrained=allow_untrained,
         use_cache=not no_cache,
         dataset_options=dataset_options(methods, None, allow_partial, options),
     )

@@ -25,13 +25,34 @@ import numpy as np
 from . import __version__
 from .errors import DfbenchError
 from .indexing import resolve_dataset_items
-from .pipeline import FaceStage, ModelStage, PreparedVideo, prefetch
+from .media.policy import MISSING_FACE_POLICIES
+from .pipeline import FaceStage, ModelStage, PreparedVideo, SystemicFailure, prefetch
 from .registry import Registry, get_registry
-from .results import PARTIAL_FILE, SCHEMA_VERSION, finalize_run, read_partial
+from .results import (
+    PARTIAL_FILE,
+    PREDICTIONS_FILE,
+    RESULTS_FILE,
+    SCHEMA_VERSION,
+    finalize_run,
+    read_partial,
+)
+from .run_identity import (
+    RunLock,
+    check_args,
+    check_device,
+    file_signature,
+    index_checksum,
+    protocol_changes,
+    software_versions,
+)
 from .specs import DatasetSpec, VideoItem
 from .weights import atomic_write_json
 
 log = logging.getLogger(__name__)
+
+MAX_CONSECUTIVE_ERRORS = 5
+"""The same exception on this many videos in a row is systemic (a bug, a missing model file), not
+one bad video: the run stops and keeps what it scored."""
 
 
 @dataclass
@@ -98,7 +119,7 @@ def evaluate(
     aggregation: str | None = None,
     frames_per_video: int | None = None,
     max_frames: int | None = None,
-    missing_face: str = "skip",
+    missing_face: str | None = None,
     corrupt_crops: bool = False,
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
@@ -106,25 +127,38 @@ def evaluate(
     registry: Registry | None = None,
     items: list[VideoItem] | None = None,
     threshold_from: str | Path | None = None,
+    allow_untrained: bool = False,
+    force_new: bool = False,
+    max_consecutive_errors: int = MAX_CONSECUTIVE_ERRORS,
 ) -> dict[str, Any]:
     """Evaluate ``detector`` on ``dataset``/``split``; write and return ``results.json`` content.
 
     ``detector`` is an id (``laanet``, ``recce_gf.demo``) or a built :class:`Detector`.
     ``corruption`` is a name (``"saturation"``) with ``severity`` a level, or ``"saturation:3"``.
-    Re-running with the same arguments and output directory resumes an interrupted run.
+    ``missing_face`` defaults to the detector's official rule (``InputSpec.missing_face``).
+    Re-running with the same arguments and output directory resumes an interrupted run; a
+    directory whose protocol differs is refused (``force_new=True`` starts it over). A detector
+    without trained weights is refused unless ``allow_untrained``.
     """
     from dataclasses import replace
 
     from .build import build_detector, detector_id_of
 
+    check_args(limit=limit, limit_percent=limit_percent, batch_size=batch_size, frames_per_video=frames_per_video)
+    check_device(device)
     reg = registry or get_registry()
     t_start = time.perf_counter()
     det = build_detector(detector, weights=weights, registry=reg) if isinstance(detector, str) else detector
     det_id = detector_id_of(det)
+    if not det.trained and not allow_untrained:
+        raise DfbenchError(untrained_message(det, reg))
     spec_in = det.input_spec
     overrides = {k: v for k, v in {"flip_test": flip_test, "aggregation": aggregation,
                                   "frames_per_video": frames_per_video}.items() if v is not None}
     input_spec = replace(spec_in, **overrides) if overrides else spec_in
+    policy = missing_face or getattr(input_spec, "missing_face", "skip")
+    if policy not in MISSING_FACE_POLICIES:
+        raise DfbenchError(f"--missing-face must be one of {', '.join(MISSING_FACE_POLICIES)}, got {policy!r}")
 
     if items is None:
         ds_spec, items, count_warnings = resolve_dataset_items(dataset, split, data_root=data_root,
@@ -147,13 +181,18 @@ def evaluate(
     cropper, settings = reg.build_cropper(cropper_name, input_spec.crop_settings)
     if max_frames is None:
         max_frames = (dataset_options or {}).get("max_frames") or det.max_frames_for(ds_spec.name) or None
+    signatures = {it.key: file_signature(it) for it in items}
+    model_stage = ModelStage(det, device=device, precision=precision, channels_last=channels_last,
+                             flip_test=input_spec.flip_test, batch_size=batch_size, compile=compile)
+    effective = model_stage.effective()
 
     protocol = {
         "dataset": {"id": ds_spec.name, "version": ds_spec.version, "split": split,
                     "items_sha256": hashlib.sha256("\n".join(f"{i.key}\t{i.label}" for i in items).encode()).hexdigest(),
+                    "index_sha256": index_checksum(items, signatures),
                     "options": {k: v for k, v in sorted((dataset_options or {}).items()) if k != "allow_partial"},
                     "subset": {"limit": limit, "limit_percent": limit_percent, "seed": seed} if (limit or limit_percent) else None},
-        "detector": {"id": det_id, "weights_sha256": det.weights_info.get("sha256")},
+        "detector": {"id": det_id, "weights_sha256": det.weights_info.get("sha256"), "trained": bool(det.trained)},
         "input": input_spec.to_dict(),
         "frames": {"unit": input_spec.unit, "frames_per_video": input_spec.frames_per_video,
                    "clip_length": input_spec.clip_length, "max_frames": max_frames,
@@ -165,10 +204,16 @@ def evaluate(
                        if corr_spec else None),
         "aggregation": input_spec.aggregation,
         "flip_test": input_spec.flip_test,
-        "missing_face": missing_face,
-        "precision": precision,
-        "channels_last": bool(channels_last),
+        "missing_face": policy,
+        "missing_face_default": getattr(spec_in, "missing_face", "skip"),
+        # What ran, not what was asked: a clip detector never gets channels_last, fp64 casts the
+        # parameters, a detector may switch its own memory format or compile (inference options).
+        "precision": effective["precision"],
+        "parameter_dtype": effective["parameter_dtype"],
+        "channels_last": effective["channels_last"],
+        "compile": effective["compile"],
         "checkpoint_selection": det.weights_info.get("selection") or None,
+        "software": software_versions(),
     }
     # A decision threshold from a validation run (or stored with the weights) changes reported
     # numbers, so it is part of the protocol; absent, the protocol (and its hash) is unchanged.
@@ -181,81 +226,161 @@ def evaluate(
     if hasattr(det, "inference_options"):
         # Detector-side fast-path switches (skipped heads, folded BatchNorm) change how a number
         # was computed, so they are part of the protocol too.
-        det.configure_inference(heads=("cls",))
         protocol["inference"] = det.inference_options()
     phash = protocol_hash(protocol)
+    core_hash = protocol_core_hash(protocol)
     out = Path(output) if output else Path("runs") / det_id / f"{ds_spec.name}-{split}{_corr_tag(corr_spec, level)}-{phash[:8]}"
     out.mkdir(parents=True, exist_ok=True)
-    _check_resume(out, phash)
-    atomic_write_json(out / "protocol.json", {"protocol_hash": phash, "protocol": protocol})
+    lock = RunLock(out).acquire()
+    try:
+        if force_new:
+            _clear_run(out)
+        _check_resume(out, phash, protocol)
+        atomic_write_json(out / "protocol.json", {"protocol_hash": phash, "protocol_core_hash": core_hash,
+                                                  "protocol": protocol, "videos": len(items)})
 
-    cache = None
-    if use_cache and not ds_spec.precropped:
-        cache = _open_cache(cache_dir, ds_spec, cropper_name, settings, cropper, input_spec, max_frames)
+        cache = None
+        if use_cache and not ds_spec.precropped:
+            cache = _open_cache(cache_dir, ds_spec, cropper_name, settings, cropper, input_spec, max_frames)
+            if cache is not None and hasattr(cache, "signatures"):
+                cache.signatures = signatures
 
-    ctx = RunContext(out, det_id, ds_spec.name, split, protocol, phash, items)
-    reg.pm.hook.run_started(run=ctx)
-    done = read_partial(out / PARTIAL_FILE)
-    pending = [it for it in items if it.key not in done]
-    face_stage = FaceStage(input_spec, cropper, missing_face=missing_face, corruption=corr_spec, level=level,
-                           corrupt_crops=corrupt_crops, run_seed=seed, max_frames=max_frames, cache=cache)
-    model_stage = ModelStage(det, device=device, precision=precision, channels_last=channels_last,
-                             flip_test=input_spec.flip_test, batch_size=batch_size, compile=compile)
-    timing = {"decode": 0.0, "faces": 0.0, "model": 0.0}
-    cache_hits = 0
-    n_units = 0
-    bar = _progress(len(items), len(items) - len(pending), f"{det_id} on {ds_spec.name}/{split}", progress)
-    t_loop = time.perf_counter()
-    with open(out / PARTIAL_FILE, "a", encoding="utf-8") as sink:
-        for pv in prefetch(face_stage, pending):
-            rec = _score(pv, model_stage, timing)
-            cache_hits += int(pv.timing.get("cache_hits", 0))
-            n_units += len(rec.get("logits", []))
-            sink.write(json.dumps(rec) + "\n")
-            sink.flush()
-            os.fsync(sink.fileno())
-            if rec["status"] == "failed":
-                log.warning("failed: %s: %s", pv.item.key, rec["reason"])
+        ctx = RunContext(out, det_id, ds_spec.name, split, protocol, phash, items)
+        reg.pm.hook.run_started(run=ctx)
+        done = read_partial(out / PARTIAL_FILE)
+        pending = [it for it in items if it.key not in done]
+        face_stage = FaceStage(input_spec, cropper, missing_face=policy, corruption=corr_spec, level=level,
+                               corrupt_crops=corrupt_crops, run_seed=seed, max_frames=max_frames, cache=cache)
+        timing = {"decode": 0.0, "faces": 0.0, "model": 0.0}
+        stats = {"cache_hits": 0, "units": 0}
+        bar = _progress(len(items), len(items) - len(pending), f"{det_id} on {ds_spec.name}/{split}", progress)
+        t_loop = time.perf_counter()
+        try:
+            _score_all(face_stage, model_stage, pending, out, timing, stats, bar, max_consecutive_errors)
+        finally:
             if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    wall = time.perf_counter() - t_loop
-    if cache is not None and hasattr(cache, "flush"):
-        cache.flush()
+                bar.close()
+        wall = time.perf_counter() - t_loop
+        if cache is not None and hasattr(cache, "flush"):
+            cache.flush()
 
-    throughput = {
-        "model_frames_per_s": (n_units / timing["model"]) if timing["model"] > 0 else None,
-        "videos_per_s": (len(pending) / wall) if wall > 0 and pending else None,
-        "seconds": {k: round(v, 3) for k, v in timing.items()} | {"wall": round(wall, 3),
-                                                                "total": round(time.perf_counter() - t_start, 3)},
-        "videos_timed": len(pending),
-        "crop_cache_hits": cache_hits,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "unit": input_spec.unit,
-        "batch_size": batch_size,
-        "device": device,
-        "precision": precision,
-    }
-    header = {
-        "schema_version": SCHEMA_VERSION,
-        "detector": {"id": det_id, "family": det.spec.name, "variant": det.variant.name,
-                     "weights_tag": det.weights_info.get("tag"), "weights_sha256": det.weights_info.get("sha256"),
-                     "weights_source": det.weights_info.get("source"), "trained": bool(det.trained)},
-        "dataset": {"id": ds_spec.name, "split": split, "version": ds_spec.version,
-                    "videos_indexed": n_indexed, "count_warnings": count_warnings,
-                    "allow_partial": bool((dataset_options or {}).get("allow_partial"))},
-        "corruption": protocol["corruption"],
-        "protocol": protocol,
-        "protocol_hash": phash,
-        "throughput": throughput,
-        "env": environment(device),
-    }
-    result = finalize_run(out, items, header, input_spec.aggregation, seed=seed)
-    reg.pm.hook.run_finished(run=ctx, result=result)
+        effective = model_stage.effective()
+        throughput = {
+            "model_frames_per_s": (stats["units"] / timing["model"]) if timing["model"] > 0 else None,
+            "videos_per_s": (len(pending) / wall) if wall > 0 and pending else None,
+            "seconds": {k: round(v, 3) for k, v in timing.items()} | {"wall": round(wall, 3),
+                                                                    "total": round(time.perf_counter() - t_start, 3)},
+            "videos_timed": len(pending),
+            "crop_cache_hits": stats["cache_hits"],
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "unit": input_spec.unit,
+            "batch_size": effective["batch_size"],
+            "batch_size_requested": effective["batch_size_requested"],
+            "device": device,
+            "precision": effective["precision"],
+            "channels_last": effective["channels_last"],
+            "compile": effective["compile"],
+        }
+        header = {
+            "schema_version": SCHEMA_VERSION,
+            "detector": {"id": det_id, "family": det.spec.name, "variant": det.variant.name,
+                         "weights_tag": det.weights_info.get("tag"), "weights_sha256": det.weights_info.get("sha256"),
+                         "weights_source": det.weights_info.get("source"), "trained": bool(det.trained),
+                         "untrained": not det.trained},
+            "dataset": {"id": ds_spec.name, "split": split, "version": ds_spec.version,
+                        "videos_indexed": n_indexed, "count_warnings": count_warnings,
+                        "allow_partial": bool((dataset_options or {}).get("allow_partial"))},
+            "corruption": protocol["corruption"],
+            "protocol": protocol,
+            "protocol_hash": phash,
+            "protocol_core_hash": core_hash,
+            "throughput": throughput,
+            "env": environment(device),
+        }
+        result = finalize_run(out, items, header, input_spec.aggregation, seed=seed)
+        reg.pm.hook.run_finished(run=ctx, result=result)
+    finally:
+        lock.release()
     # The directory is returned to the caller but kept out of results.json, which must not
     # depend on where a run was written.
     return {**result, "output_dir": str(out)}
+
+
+def untrained_message(det: Any, reg: Registry) -> str:
+    """Why an untrained detector is refused, and the three ways to get weights."""
+    from .build import detector_id_of
+
+    spec = det.spec
+    with_weights = [f"{spec.name if w.variant == 'default' else spec.name + '_' + w.variant}.{w.tag}"
+                    for w in spec.weights]
+    alt = (f", or use an id that ships weights ({', '.join(with_weights)})" if with_weights else "")
+    return (f"{detector_id_of(det)} has no trained weights, so its scores would mean nothing. Get weights: "
+            f"`dfbench convert {spec.name} OFFICIAL.pth OUT_DIR` then --weights OUT_DIR, or --weights DIR / "
+            f"hf://ORG/NAME@REV{alt}. To score it untrained anyway (flagged in every result), pass --allow-untrained.")
+
+
+def _error_signature(rec: dict[str, Any], item: VideoItem) -> str:
+    """An exception's type and message with the video's own path/key taken out, so the same
+    failure on different videos is recognised as the same."""
+    return rec["reason"].replace(str(item.path), "<video>").replace(item.key, "<key>")
+
+
+def _score_all(face_stage: FaceStage, model_stage: ModelStage, pending: list[VideoItem], out: Path,
+               timing: dict[str, float], stats: dict[str, int], bar: Any, max_consecutive: int) -> None:
+    """Score ``pending`` into the partial log; one video's failure never ends the run, a systemic
+    one does (after everything scored so far is on disk).
+
+    Exception failures are held back while they repeat: a run stopped by a systemic error (the
+    same exception on ``max_consecutive`` videos in a row) leaves those videos unrecorded, so the
+    re-run after the fix scores them instead of replaying the failure.
+    """
+    streak: list[dict[str, Any]] = []
+    streak_sig: str | None = None
+    n_ok = 0
+    with open(out / PARTIAL_FILE, "a", encoding="utf-8") as sink:
+        def write(rec: dict[str, Any]) -> None:
+            sink.write(json.dumps(rec) + "\n")
+            sink.flush()
+            os.fsync(sink.fileno())
+
+        def flush_streak() -> None:
+            nonlocal streak_sig
+            for r in streak:
+                write(r)
+            streak.clear()
+            streak_sig = None
+
+        try:
+            for pv in prefetch(face_stage, pending):
+                if pv.stop is not None:
+                    flush_streak()
+                    raise DfbenchError(
+                        f"{pv.stop}. --missing-face fail stops the run; {n_ok} videos scored so far are kept in "
+                        f"{out}. Re-run with --missing-face skip or score_half (a different protocol) to go on.")
+                rec = _score(pv, model_stage, timing)
+                stats["cache_hits"] += int(pv.timing.get("cache_hits", 0))
+                stats["units"] += len(rec.get("logits", []))
+                if bar is not None:
+                    bar.update(1)
+                if rec["status"] == "failed":
+                    log.warning("failed: %s: %s", pv.item.key, rec["reason"])
+                if rec.pop("exception", False):
+                    sig = _error_signature(rec, pv.item)
+                    if sig != streak_sig:
+                        flush_streak()
+                    streak.append(rec)
+                    streak_sig = sig
+                    if max_consecutive and len(streak) >= max_consecutive:
+                        raise SystemicFailure(f"the same error on {len(streak)} consecutive videos ({sig}), last "
+                                              f"{pv.item.path}: this is not one bad video")
+                    continue
+                flush_streak()
+                write(rec)
+                n_ok += rec["status"] == "ok"
+            flush_streak()
+        except SystemicFailure as e:
+            raise DfbenchError(f"{e}. The run stopped; what was scored is kept in {out / PARTIAL_FILE}; fix the "
+                               f"cause and re-run the same command to resume.") from e
 
 
 def _score(pv: PreparedVideo, model_stage: ModelStage, timing: dict[str, float]) -> dict[str, Any]:
@@ -264,16 +389,23 @@ def _score(pv: PreparedVideo, model_stage: ModelStage, timing: dict[str, float])
     for k in ("decode", "faces"):
         timing[k] += pv.timing[k]
     if pv.failure is not None:
-        return base | {"status": "failed", "reason": pv.failure}
+        return base | {"status": "failed", "reason": pv.failure, "kind": pv.failure_kind or "error",
+                       "exception": pv.exception}
     t0 = time.perf_counter()
-    logits = model_stage.logits(pv.units)
-    timing["model"] += time.perf_counter() - t0
-    # score_half: a unit without a face counts as "don't know" (probability 0.5, logit 0).
-    for j in pv.missing_units:
-        logits[j] = 0.0
+    try:
+        logits = model_stage.video_logits(pv)
+    except SystemicFailure:
+        raise
+    except Exception as e:  # the model failing on one video is that video's failure
+        log.debug("model failed on %s", it.key, exc_info=True)
+        return base | {"status": "failed", "reason": f"{type(e).__name__}: {e} (model, on {it.path})",
+                       "kind": type(e).__name__, "exception": True}
+    finally:
+        timing["model"] += time.perf_counter() - t0
     return base | {"status": "ok", "frames": [int(i) for i in pv.unit_index],
                    "logits": [float(v) for v in logits], "missing_faces": pv.n_missing_faces,
-                   "frames_sampled": pv.n_frames}
+                   "frames_sampled": pv.n_frames, "units_total": pv.n_units,
+                   "units_without_face": pv.n_missing_units, "faceless": pv.faceless}
 
 
 def _recipe(cropper, settings: dict) -> dict:
@@ -299,15 +431,41 @@ def _corr_tag(spec, level) -> str:
     return f"-{spec.name}{level}" if spec else ""
 
 
-def _check_resume(out: Path, phash: str) -> None:
+def _check_resume(out: Path, phash: str, protocol: dict[str, Any]) -> None:
+    """Refuse to mix two protocols in one directory, naming what changed."""
     prev = out / "protocol.json"
-    if prev.exists() and (out / PARTIAL_FILE).exists():
-        old = json.loads(prev.read_text()).get("protocol_hash")
-        if old != phash:
-            raise DfbenchError(
-                f"{out} holds an unfinished run with a different protocol ({old} vs {phash}); "
-                f"pass another --output directory or delete {out / PARTIAL_FILE} to start over."
-            )
+    if not (out / PARTIAL_FILE).exists() and not (out / RESULTS_FILE).exists():
+        return
+    try:
+        saved = json.loads(prev.read_text()) if prev.exists() else {}
+    except (OSError, ValueError):
+        saved = {}
+    old = saved.get("protocol_hash")
+    if old == phash:
+        return
+    changes = protocol_changes(saved.get("protocol") or {}, protocol) if saved.get("protocol") else []
+    what = "; ".join(changes[:6]) + (f"; and {len(changes) - 6} more" if len(changes) > 6 else "") if changes \
+        else f"protocol {old} vs {phash}"
+    raise DfbenchError(
+        f"{out} holds a run with a different protocol (changed: {what}). Its numbers are not this run's: "
+        f"pass --force-new to start over in {out}, or another --output directory."
+    )
+
+
+def _clear_run(out: Path) -> None:
+    """``--force-new``: remove a previous run's files (the lock stays: we hold it)."""
+    for name in (PARTIAL_FILE, RESULTS_FILE, PREDICTIONS_FILE, "protocol.json"):
+        (out / name).unlink(missing_ok=True)
+
+
+def protocol_core_hash(protocol: dict[str, Any]) -> str:
+    """The hash of what defines the evaluation itself, without this machine's file signatures and
+    software versions: equal across machines for the same dataset, detector, weights and protocol
+    (what leaderboards compare), while ``protocol_hash`` also pins this copy of the data."""
+    core = json.loads(json.dumps(protocol, default=str))
+    core.pop("software", None)
+    core.get("dataset", {}).pop("index_sha256", None)
+    return protocol_hash(core)
 
 
 def _progress(total: int, initial: int, desc: str, enabled: bool):
@@ -323,16 +481,15 @@ def environment(device: str) -> dict[str, Any]:
 
     import torch
 
-    from .plugins import plugin_versions
-
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
                                 cwd=Path(__file__).resolve().parent).stdout.strip() or None
     except Exception:
         commit = None
+    sw = software_versions()
     return {
         "dfbench": __version__,
-        "plugins": plugin_versions(),
+        "plugins": sw["plugins"],
         "torch": torch.__version__,
         "numpy": np.__version__,
         "python": platform.python_version(),
@@ -340,5 +497,22 @@ def environment(device: str) -> dict[str, Any]:
         "cpu": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "device": device,
+        "gpu": _gpu_name(device),
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "opencv": sw["opencv"],
+        "dlib": sw["dlib"],
+        "pyav": sw["pyav"],
         "git_commit": commit,
     }
+
+
+def _gpu_name(device: str) -> str | None:
+    import torch
+
+    if not str(device).startswith("cuda") or not torch.cuda.is_available():
+        return None
+    try:
+        return torch.cuda.get_device_name(torch.device(device))
+    except Exception:  # a name is informative, never worth failing a finished run over
+        return None

@@ -107,7 +107,7 @@ def test_external_plugin_package_adds_detector_dataset_and_corruption(tmp_path):
         write_video(data / "real" / f"r{i}.mp4", make_face_frames(6, seed=i))
         write_video(data / "fake" / "greencast" / f"f{i}.mp4", make_face_frames(6, fake=True, seed=10 + i))
     run = subprocess.run(DFBENCH + ["run", "-d", "extplug_test", "-s", "extplug_folder", "--data-root", str(data),
-                                    "-o", str(tmp_path / "run"), "--no-cache", "--json"],
+                                    "-o", str(tmp_path / "run"), "--no-cache", "--allow-untrained", "--json"],
                          env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     res = json.loads(run.stdout)

@@ -147,8 +147,12 @@ class CropCache:
         _atomic_write(self.root / rel, buf.tobytes())
 
     def put(self, video_key: str, crops: FaceCrops, *, label: int = -1, method: str = "",
-            frame_indices: list[int] | None = None) -> None:
-        """Store a video's crops (images first, then the shard: atomic as a whole)."""
+            frame_indices: list[int] | None = None, source: Mapping[str, Any] | None = None) -> None:
+        """Store a video's crops (images first, then the shard: atomic as a whole).
+
+        ``source`` is the file signature of the video the crops came from
+        (:func:`dfbench.run_identity.file_signature`); a later read with a different signature is
+        a miss, so a replaced file is cropped again."""
         idx = list(frame_indices if frame_indices is not None else crops.frame_indices or range(len(crops)))
         if len(idx) != len(crops):
             raise ValueError(f"{len(idx)} frame indices for {len(crops)} crops")
@@ -176,6 +180,8 @@ class CropCache:
             })
         shard = {"key": video_key, "label": int(label), "method": method, "status": "ok",
                  "channels": channels, "frames": frames}
+        if source is not None:
+            shard["source"] = json.loads(json.dumps(dict(source), sort_keys=True, default=str))
         _atomic_write(self.shard_path(video_key), json.dumps(shard, sort_keys=True).encode())
 
     def put_failure(self, video_key: str, reason: str, *, label: int = -1, method: str = "") -> None:
@@ -196,10 +202,17 @@ class CropCache:
             raise FileNotFoundError(f"crop cache {self.root} is damaged: {rel} is missing; delete the cache")
         return img[..., None] if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
-    def get(self, video_key: str) -> FaceCrops | None:
-        """The cached crops of a video, or None when it is not cached (or failed: see failure())."""
+    def get(self, video_key: str, source: Mapping[str, Any] | None = None) -> FaceCrops | None:
+        """The cached crops of a video, or None when it is not cached (or failed: see failure()).
+
+        With ``source`` (the file signature of the video now), crops of another version of the
+        file are a miss: a shard signed with a different signature, or an unsigned shard (from
+        ``dfbench prepare``) older than the file's mtime."""
         shard = self._shard(video_key)
         if shard is None or shard.get("status") != "ok":
+            return None
+        if source is not None and not self._same_source(video_key, shard, source):
+            log.info("crop cache: %s changed since it was cropped; cropping again", video_key)
             return None
         out = FaceCrops(crops=[], landmarks=[], boxes=[], n_faces=[], others=[], frame_indices=[])
         for fr in shard["frames"]:
@@ -211,6 +224,16 @@ class CropCache:
             out.others.append([self._read_png(r) for r in fr["others"]])
             out.frame_indices.append(fr["frame_index"])
         return out
+
+    def _same_source(self, video_key: str, shard: Mapping[str, Any], source: Mapping[str, Any]) -> bool:
+        stored = shard.get("source")
+        now = json.loads(json.dumps(dict(source), sort_keys=True, default=str))
+        if stored is not None:
+            return stored == now
+        mtime = now.get("mtime_ns")
+        if mtime is None:  # a frame folder or a missing file: no way to date it, crop again
+            return False
+        return self.shard_path(video_key).stat().st_mtime_ns > mtime
 
     # -- finalize --------------------------------------------------------------------------------
     def finalize(self) -> Path:
@@ -311,13 +334,15 @@ class RunCache:
     def __init__(self, cache: CropCache):
         self.cache = cache
         self._dirty = False
+        self.signatures: dict[str, Mapping[str, Any]] = {}
+        """Video key -> file signature, set by the runner: reads of another file version miss."""
 
     @property
     def root(self) -> Path:
         return self.cache.root
 
     def get(self, video_key: str) -> tuple[list[int], FaceCrops] | None:
-        crops = self.cache.get(video_key)
+        crops = self.cache.get(video_key, source=self.signatures.get(video_key))
         if crops is None:
             return None
         return list(crops.frame_indices), crops
@@ -327,7 +352,8 @@ class RunCache:
         if method is None:  # keys are dataset/label/method/video
             parts = video_key.split("/")
             method = parts[2] if len(parts) >= 4 else ""
-        self.cache.put(video_key, crops, label=label, method=method, frame_indices=list(frame_indices))
+        self.cache.put(video_key, crops, label=label, method=method, frame_indices=list(frame_indices),
+                       source=self.signatures.get(video_key))
         self._dirty = True
 
     def flush(self) -> None:

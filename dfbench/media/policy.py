@@ -3,11 +3,17 @@
 The policy is part of the protocol (it changes AUCs: SBI scores faceless frames 0.5,
 DeepfakeBench silently drops them), so it is explicit and recorded:
 
-- ``skip`` (default): faceless frames are dropped; a video with no face at all has no score and
-  is reported as "no face" (excluded from metrics, counted in coverage).
-- ``score_half``: faceless frames get probability 0.5 (logit 0.0); a video with no face scores
-  0.5 — SBI's convention, which keeps every video in the metrics.
-- ``fail``: any faceless frame fails the whole video (recorded with the reason).
+- ``skip``: faceless frames are dropped; a video with no face at all has no score and is
+  reported as a failure with reason "no face" naming the file (excluded from the metrics, counted
+  in ``results.json["counts"]["missing_face"]``).
+- ``score_half``: faceless frames get probability 0.5 (logit 0.0, no model call); a video with no
+  face at all scores 0.5 and stays in the metrics — what SBI's and LAA-Net's official inference do.
+- ``fail``: any faceless frame stops the run (the protocol says a missing face is an error).
+
+Each detector declares its official rule as ``InputSpec.missing_face`` (the default when
+``--missing-face`` is not given); the policy in force is recorded in the protocol and its hash.
+This module is the one place the rule lives: ``dfbench run``, ``robustness`` and ``predict`` all
+go through :func:`apply_missing_policy` (via :class:`dfbench.pipeline.FaceStage`).
 
 For clip detectors the unit is the clip: a clip is faceless when any of its frames is.
 """
@@ -36,8 +42,15 @@ class MissingFaceDecision:
     score: list[int] = field(default_factory=list)
     neutral: list[int] = field(default_factory=list)
     failed: str | None = None
+    kind: str | None = None
+    """Bucket of the failure: ``"no face"``, ``"too short"`` or ``"missing face (policy fail)"``."""
     n_units: int = 0
     n_missing: int = 0
+
+    @property
+    def faceless(self) -> bool:
+        """No unit of the video has a face (scored 0.5 under ``score_half``, failed otherwise)."""
+        return self.n_units > 0 and self.n_missing == self.n_units
 
 
 def _present(crops: FaceCrops | Sequence[bool], clip_length: int) -> list[bool]:
@@ -49,12 +62,14 @@ def _present(crops: FaceCrops | Sequence[bool], clip_length: int) -> list[bool]:
 
 
 def apply_missing_policy(
-    crops: FaceCrops | Sequence[bool], policy: str = "skip", *, clip_length: int = 1
+    crops: FaceCrops | Sequence[bool], policy: str = "skip", *, clip_length: int = 1,
+    source: str | None = None,
 ) -> MissingFaceDecision:
     """Decide which units to score for a video under ``policy``.
 
     ``crops`` is the cropper output (or a per-frame "face found" mask). With ``clip_length`` > 1
-    the frames are grouped into consecutive clips (trailing partial clip ignored).
+    the frames are grouped into consecutive clips (trailing partial clip ignored). ``source``
+    (the video's file) is named in a failure reason, so a user can open the file.
     """
     if policy not in MISSING_FACE_POLICIES:
         raise ValueError(f"unknown missing-face policy {policy!r}; choose from {MISSING_FACE_POLICIES}")
@@ -63,15 +78,17 @@ def apply_missing_policy(
     have = [i for i, p in enumerate(present) if p]
     missing = [i for i, p in enumerate(present) if not p]
     d = MissingFaceDecision(n_units=len(present), n_missing=len(missing))
+    of = f" of {source}" if source else ""
     if not present:
-        d.failed = f"no {unit}s to score (video too short)"
+        d.failed, d.kind = f"no {unit}s to score (video too short){of}", "too short"
         return d
     if policy == "fail" and missing:
-        d.failed = f"no face in {len(missing)} of {len(present)} {unit}s (missing-face policy 'fail')"
+        d.failed = f"no face in {len(missing)} of {len(present)} {unit}s (missing-face policy 'fail'){of}"
+        d.kind = "missing face (policy fail)"
         return d
     if policy == "skip":
         if not have:
-            d.failed = f"no face in any of the {len(present)} sampled {unit}s"
+            d.failed, d.kind = f"no face in any of the {len(present)} sampled {unit}s{of}", "no face"
             return d
         d.score = have
         return d

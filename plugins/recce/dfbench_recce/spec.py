@@ -27,7 +27,9 @@ def _input(size: int) -> InputSpec:
     # aligned dlib crop at scale 1.3 so every detector sees the same faces.
     return InputSpec(unit="frame", size=size, colour="rgb", cropper="dlib_align",
                      crop_settings={"scale": 1.3}, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
-                     frames_per_video=32, aggregation="mean_logit", flip_test=False)
+                     frames_per_video=32, aggregation="mean_logit", flip_test=False,
+                     # The official code scores the face images it was given (faceless frames absent).
+                     missing_face="skip")
 
 
 _TINY = {"input_size": 64, "stem": (8, 16), "entry": (16, 24, 32), "exit": (48, 56, 64),
