@@ -1,7 +1,8 @@
 """The plugin author's kit: a pytest plugin (``pytest11`` entry point) with fixtures and contract checks.
 
 - :func:`check_detector` runs the contract checks on a detector spec's tiny ``test`` variant.
-- ``dfbench.testing.miniature``: writers for miniature trees in each official dataset layout.
+- ``dfbench.testing.miniature``: writers for miniature trees in each official dataset layout
+  (formerly ``dfbench.datasets.miniature``, which still works as an alias).
 - Fixtures: ``synthetic_video`` (a factory for short face videos made from a real photo),
   ``synthetic_dataset`` (a tiny real/fake dataset in the ``synthetic`` layout), ``constant_detector``
   and ``oracle_detector`` (known video AUC 0.5 and 1.0 on the synthetic dataset).
@@ -21,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .hookspecs import hookimpl
-from .specs import DatasetSpec, DetectorSpec, InputSpec, VariantSpec, VideoItem
+from ..hookspecs import hookimpl
+from ..specs import DatasetSpec, DetectorSpec, InputSpec, VariantSpec, VideoItem
 
 # -- synthetic media -------------------------------------------------------------------------------
 
@@ -149,7 +150,7 @@ def _reference_net(kind: str):
 
 
 def build_reference_detector(variant: VariantSpec):
-    from .detector import Detector
+    from ..detector import Detector
 
     det = Detector(_reference_net(variant.config.get("kind", "constant")), variant.input)
     det.trained = True  # nothing to learn: their scores are known by construction
@@ -190,7 +191,7 @@ def check_detector(spec: DetectorSpec, variant: str = "test", registry=None) -> 
     """
     import torch
 
-    from .detector import Detector
+    from ..detector import Detector
 
     v = spec.variant(variant)
     s = v.input
@@ -255,7 +256,7 @@ if pytest is not None:
     @pytest.fixture
     def testing_registry(monkeypatch):
         """The process registry with the testing plugin (constant/oracle detectors, synthetic dataset)."""
-        from . import registry as reg_mod
+        from .. import registry as reg_mod
 
         monkeypatch.setenv("DFBENCH_EXTRA_PLUGINS", "dfbench.testing:TESTING_PLUGIN")
         reg = reg_mod.get_registry(refresh=True)
@@ -280,7 +281,7 @@ def __getattr__(name: str) -> Any:
     # Miniature copies of the official dataset layouts (FF++, DFD, Celeb-DF, DFDC, DFW, HF) for
     # plugin authors' tests: ``dfbench.testing.miniature.make_ffpp(root, splits_source)`` etc.
     if name == "miniature":
-        from .datasets import miniature
+        import importlib
 
-        return miniature
+        return importlib.import_module(".miniature", __name__)
     raise AttributeError(name)
