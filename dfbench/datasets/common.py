@@ -225,6 +225,15 @@ def check_counts(
                 )
     if not problems:
         return []
+    if get_option(options, "allow_partial", False) and not sum(found.values()):
+        # --allow-partial means "evaluate what is there"; with nothing there a run would finish
+        # with every metric n/a and exit 0, which reads like success.
+        raise DatasetCountMismatch(
+            f"nothing to evaluate: none of the {spec.name} {split} videos is on disk "
+            f"({sum(listed.values())} listed; the official list/label file may be empty or the "
+            "data root wrong). --allow-partial accepts an incomplete download, not an empty one: "
+            f"check --data-root / {spec.env_var} and the official list file."
+        )
     if get_option(options, "allow_partial", False):
         for p in problems:
             log.warning("%s (going on because of --allow-partial)", p)
