@@ -171,6 +171,10 @@ def _expected_for(
 ) -> dict[str, dict[str, int]]:
     """``{group: {"real": n, "fake": n}}``; groups are methods for per-method datasets."""
     expected = spec.expected_counts.get(split)
+    if not expected and spec.options.get("counts_from_list"):
+        # No published per-split totals (Celeb-DF v1, DeeperForensics-1.0): the official list is
+        # the count, so a listed video that is missing on disk is still a loud mismatch.
+        return {"": {"real": sum(it.label == 0 for it in items), "fake": sum(it.label == 1 for it in items)}}
     if not expected:
         return {}
     if not spec.counts_per_method:

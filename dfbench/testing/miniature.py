@@ -506,3 +506,16 @@ def make_hf(root: Path | str, n: int = 6) -> Miniature:
                 mini.add(split, uid, 1 if i % 2 else 0)
     datasets.DatasetDict(splits).save_to_disk(str(base))
     return mini
+
+
+# The cross-dataset test sets (Celeb-DF v1, DFDCP, DeeperForensics-1.0, FFIW-10K, UADFV) live in
+# their own module to keep this one small; they are part of the same public kit.
+from .miniature_cross import (  # noqa: E402
+    make_celebdf_v1,
+    make_deeperforensics,
+    make_dfdcp,
+    make_ffiw,
+    make_uadfv,
+)
+
+__all__ += ["make_celebdf_v1", "make_dfdcp", "make_deeperforensics", "make_ffiw", "make_uadfv"]
