@@ -303,6 +303,11 @@ from .robustness import robustness_command  # noqa: E402
 cli.add_command(robustness_command)
 cli.add_command(bench_command)
 
+# -- issue #17: dataset integrity check and cross-dataset suites (dfbench/dataset_commands.py) ----
+from .dataset_commands import datasets_cli  # noqa: E402
+
+cli.add_command(datasets_cli)
+
 
 # -- issue #9: Hub weights, leaderboards, side-by-side comparison (dfbench/hub.py, leaderboard/, compare.py)
 from .compare import compare_cmd  # noqa: E402
