@@ -319,9 +319,10 @@ cli.add_command(robustness_command)
 cli.add_command(bench_command)
 
 # -- issue #17: dataset integrity check and cross-dataset suites (dfbench/dataset_commands.py) ----
-from .dataset_commands import datasets_cli  # noqa: E402
+from .dataset_commands import datasets_cli, suite_cmd  # noqa: E402
 
 cli.add_command(datasets_cli)
+cli.add_command(suite_cmd)
 
 
 # -- issue #9: Hub weights, leaderboards, side-by-side comparison (dfbench/hub.py, leaderboard/, compare.py)

@@ -53,3 +53,51 @@ def check_cmd(dataset, data_root, splits, methods, splits_dir, options, no_decod
             click.echo(line)
     if not report["ok"]:
         raise SystemExit(1)
+
+
+@click.command("suite")
+@click.argument("name", required=False)
+@click.option("--detector", "-d", help="Detector id, e.g. laanet, sbi (omit with --list).")
+@click.option("--data-root", "data_roots", multiple=True, metavar="DATASET=DIR",
+              help="Root of one dataset of the suite (repeatable; else DFBENCH_<NAME>_ROOT).")
+@click.option("--reported", help="Leaderboard detector id of the paper's numbers (default: the suite's).")
+@click.option("--leaderboard", "leaderboard_root", type=click.Path(file_okay=False), default="leaderboards",
+              show_default=True, help="Where the reported entries are read from.")
+@click.option("--allow-partial", is_flag=True, help="Evaluate incomplete downloads (marked PARTIAL).")
+@click.option("--weights", help="Weights directory or hf://ORG/NAME@REVISION.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--limit", type=int, help="Evaluate a stratified subset of N videos per dataset (not comparable).")
+@click.option("--output", "-o", type=click.Path(file_okay=False), default="runs/suite", show_default=True)
+@click.option("--list", "list_", is_flag=True, help="List the presets and their datasets.")
+@click.option("--json", "as_json", is_flag=True)
+def suite_cmd(name, detector, data_roots, reported, leaderboard_root, allow_partial, weights, device, batch_size,
+              limit, output, list_, as_json):
+    """Run a paper's cross-dataset protocol (laanet-cross, sbi-cross, dfb-cross): measured beside reported."""
+    from .suites import SUITES, format_suite, run_suite
+
+    if list_ or not name:
+        for s in SUITES.values():
+            cols = ", ".join(f"{e.column}={e.dataset}" for e in s.entries)
+            click.echo(f"{s.name:<14} {s.paper}: {cols}")
+        return
+    if not detector:
+        raise click.UsageError("give the detector to run with -d/--detector")
+    roots = {}
+    for item in data_roots:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise click.BadParameter(f"expected DATASET=DIR, got {item!r}", param_hint="--data-root")
+        roots[key] = value
+    kwargs = {"weights": weights, "device": device, "batch_size": batch_size}
+    if limit is not None:
+        kwargs["limit"] = limit
+    report = run_suite(name, detector, output=Path(output), data_roots=roots, leaderboard_root=leaderboard_root,
+                       reported_id=reported, allow_partial=allow_partial, progress=not as_json, **kwargs)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        for line in format_suite(report):
+            click.echo(line)
+    if any(r.get("error") for r in report["rows"]):
+        raise SystemExit(1)
