@@ -136,3 +136,12 @@ def test_hf_keys_do_not_move_when_a_file_is_added(tmp_path):
     assert len(after) == len(before) + 1
     assert {n: after[n] for n in names} == before
     assert not any("row" in k.rsplit("/", 1)[-1] for k in after.values())
+
+
+def test_empty_list_is_refused_where_the_list_is_the_count(tmp_path):
+    """Celeb-DF v1 has no published totals: its list is the count, so an empty list is not 0 of 0."""
+    mini = miniature.make_celebdf_v1(tmp_path)
+    (mini.root / "List_of_testing_videos.txt").write_text("\n")
+    for opts in ({}, {"allow_partial": True}):
+        with pytest.raises(DatasetCountMismatch, match="nothing to evaluate"):
+            index_dataset(SPECS["celebdf_v1"], mini.root, "test", opts, check=True)
