@@ -1,6 +1,7 @@
 """The plugin author's kit: a pytest plugin (``pytest11`` entry point) with fixtures and contract checks.
 
-- :func:`check_detector` runs the contract checks on a detector spec's tiny ``test`` variant.
+- :func:`check_detector` runs the contract checks on a detector spec's tiny ``test`` variant;
+  :func:`check_dataset_spec` those of a dataset spec.
 - ``dfbench.testing.miniature``: writers for miniature trees in each official dataset layout
   (formerly ``dfbench.datasets.miniature``, which still works as an alias).
 - Fixtures: ``synthetic_video`` (a factory for short face videos made from a real photo),
@@ -225,6 +226,33 @@ def check_detector(spec: DetectorSpec, variant: str = "test", registry=None) -> 
         raise AssertionError("forward must reject non-uint8 input (normalisation lives inside the detector)")
     if registry is not None:
         assert s.cropper in registry.croppers, f"cropper {s.cropper!r} is not registered"
+
+
+def check_dataset_spec(spec: DatasetSpec, registry=None) -> None:
+    """Contract checks a dataset plugin's spec must pass; raises AssertionError naming the rule.
+
+    The id is a lowercase identifier-like name (it becomes ``DFBENCH_<NAME>_ROOT`` and the first
+    part of every key); splits are declared once each; expected counts exist only for declared
+    splits and are non-negative integers for ``real`` and ``fake``; ``index`` resolves to a
+    callable; with a ``registry``, no alias hides another dataset's id.
+    """
+    import re
+
+    from ..specs import load_object
+
+    assert re.fullmatch(r"[a-z][a-z0-9_]*", spec.name), f"dataset id {spec.name!r}: use [a-z0-9_]"
+    assert spec.splits and len(set(spec.splits)) == len(spec.splits), f"{spec.name}: splits must be unique"
+    assert spec.env_var.isidentifier(), f"{spec.name}: {spec.env_var} is not a valid variable name"
+    for split, counts in spec.expected_counts.items():
+        assert split in spec.splits, f"{spec.name}: expected counts for undeclared split {split!r}"
+        assert set(counts) <= {"real", "fake"}, f"{spec.name} {split}: counts take 'real' and 'fake'"
+        assert all(isinstance(n, int) and n >= 0 for n in counts.values()), f"{spec.name} {split}: bad count"
+    assert callable(load_object(spec.index)), f"{spec.name}: index {spec.index!r} is not callable"
+    if registry is not None:
+        for alias in spec.aliases:
+            assert alias not in registry.datasets or alias == spec.name, (
+                f"{spec.name}: alias {alias!r} is another dataset's id"
+            )
 
 
 # -- pytest fixtures -------------------------------------------------------------------------------
