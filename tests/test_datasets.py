@@ -57,11 +57,17 @@ def test_plugin_registers_every_builtin_dataset_with_aliases():
         "ffpp_c23",
         "ffpp_c40",
         "celebdf_v2",
+        "celebdf_v1",
+        "dfdcp",
+        "deeperforensics",
+        "ffiw",
+        "uadfv",
         "dfd",
         "dfdc",
         "dfw",
         "hf",
         "demo",
+        "demo_real",
     }
     assert reg.dataset("ffpp").name == "ffpp_c23"
     assert reg.dataset("cdf").name == "celebdf_v2"
@@ -290,3 +296,28 @@ def test_per_method_counts_without_a_declared_method_list():
     assert check_counts(spec, items, "test", {"allow_partial": True}) == [
         "toy test: expected 1 B fake videos, found 0 (1 listed but missing on disk)"
     ]
+
+
+def test_every_registered_dataset_passes_the_spec_contract():
+    from dfbench.testing import check_dataset_spec
+
+    reg = Registry(get_plugin_manager(load_entrypoints=False, extra_plugins=[plugin]))
+    for spec in reg.datasets.values():
+        check_dataset_spec(spec, reg)
+
+
+def test_dataset_spec_contract_names_the_broken_rule():
+    from dfbench.specs import DatasetSpec
+    from dfbench.testing import check_dataset_spec
+
+    reg = Registry(get_plugin_manager(load_entrypoints=False, extra_plugins=[plugin]))
+    good = dict(name="mine", index="dfbench.datasets.uadfv:index", splits=("test",))
+    check_dataset_spec(DatasetSpec(**good), reg)
+    for bad, rule in (
+        ({"expected_counts": {"train": {"real": 1, "fake": 1}}}, "undeclared split"),
+        ({"name": "My-Set"}, "use"),
+        ({"aliases": ("dfdc",)}, "another dataset's id"),
+        ({"expected_counts": {"test": {"real": -1}}}, "bad count"),
+    ):
+        with pytest.raises(AssertionError, match=rule):
+            check_dataset_spec(DatasetSpec(**{**good, **bad}), reg)

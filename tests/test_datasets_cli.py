@@ -81,3 +81,17 @@ def test_cli_index_celebdf_dfd_dfdc_dfw(index_cli, tmp_path):
     assert code == 0 and _as_labels(rows) == dfw.expected["test"]
     code, rows, _ = index_cli("dfw", "--data-root", str(dfw.root), "--split", "train")
     assert code == 0 and _as_labels(rows) == dfw.expected["train"]
+
+
+def test_miniature_trees_live_in_dfbench_testing_and_old_import_still_works():
+    """Issue 13 item 5: fixtures move under dfbench.testing; the old path is the same module."""
+    import importlib
+
+    import dfbench.testing as testing_pkg
+
+    new = importlib.import_module("dfbench.testing.miniature")
+    old = importlib.import_module("dfbench.datasets.miniature")
+    assert old is new and testing_pkg.miniature is new
+    assert new.__file__.replace("\\", "/").endswith("dfbench/testing/miniature.py")
+    for name in ("Miniature", "make_ffpp", "make_dfd", "make_celebdf", "make_dfdc", "make_dfw", "make_hf"):
+        assert getattr(old, name) is getattr(new, name)

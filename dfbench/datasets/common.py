@@ -171,6 +171,10 @@ def _expected_for(
 ) -> dict[str, dict[str, int]]:
     """``{group: {"real": n, "fake": n}}``; groups are methods for per-method datasets."""
     expected = spec.expected_counts.get(split)
+    if not expected and spec.options.get("counts_from_list"):
+        # No published per-split totals (Celeb-DF v1, DeeperForensics-1.0): the official list is
+        # the count, so a listed video that is missing on disk is still a loud mismatch.
+        return {"": {"real": sum(it.label == 0 for it in items), "fake": sum(it.label == 1 for it in items)}}
     if not expected:
         return {}
     if not spec.counts_per_method:
@@ -223,8 +227,18 @@ def check_counts(
                 problems.append(
                     f"{spec.name} {split}: expected {n} {where} videos, found {found[group, cls]}{note}"
                 )
-    if not problems:
+    from_list = bool(spec.options.get("counts_from_list")) and not spec.expected_counts.get(split)
+    if not problems and not (from_list and not sum(found.values())):
         return []
+    if (get_option(options, "allow_partial", False) or from_list) and not sum(found.values()):
+        # --allow-partial means "evaluate what is there"; with nothing there a run would finish
+        # with every metric n/a and exit 0, which reads like success.
+        raise DatasetCountMismatch(
+            f"nothing to evaluate: none of the {spec.name} {split} videos is on disk "
+            f"({sum(listed.values())} listed; the official list/label file may be empty or the "
+            "data root wrong). --allow-partial accepts an incomplete download, not an empty one: "
+            f"check --data-root / {spec.env_var} and the official list file."
+        )
     if get_option(options, "allow_partial", False):
         for p in problems:
             log.warning("%s (going on because of --allow-partial)", p)

@@ -76,14 +76,14 @@ def _sha256(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def _build_lock(root: Path) -> Iterator[bool]:
+def _build_lock(root: Path, name: str = DEMO_DIRNAME) -> Iterator[bool]:
     """Exclusive lock so concurrent processes build once; yields whether locking is available."""
     try:
         import fcntl
     except ImportError:  # Windows: unique temp dirs + atomic rename are still safe, only wasteful
         yield False
         return
-    with open(root / f".{DEMO_DIRNAME}.lock", "w") as fh:
+    with open(root / f".{name}.lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield True

@@ -15,7 +15,6 @@ validation/test are found by name anywhere under the folder holding ``labels.csv
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from typing import Any
 from ..errors import DatasetNotFoundError
 from ..specs import VideoItem
 from .common import DatasetFormatError, file_meta, list_files, make_key
+from .textfiles import dedupe, read_csv_rows, read_text, require_fields
 
 log = logging.getLogger(__name__)
 
@@ -57,29 +57,40 @@ def _find_videos(folder: Path) -> dict[str, tuple[Path, int]]:
 
 
 def read_labels_csv(path: Path) -> list[tuple[str, int]]:
-    """``(file name, label)`` rows of a DFDC ``labels.csv`` (header ``filename,label``, 1 = fake)."""
-    rows = []
-    with path.open(newline="") as f:
-        reader = csv.reader(f)
-        header = [h.strip().lower() for h in next(reader, [])]
-        if "filename" not in header or "label" not in header:
+    """``(file name, label)`` rows of a DFDC ``labels.csv`` (header ``filename,label``, 1 = fake).
+
+    A BOM is accepted, a binary file or a row without its comma is refused naming the file and
+    line, and a repeated row is counted once with a warning (a repeat with the *other* label is
+    refused: which one is right cannot be guessed).
+    """
+    rows = read_csv_rows(path)
+    header = [h.strip().lower() for h in (rows[0][1] if rows else [])]
+    if "filename" not in header or "label" not in header:
+        raise DatasetFormatError(
+            f"{str(path)!r}: expected the header 'filename,label', got {','.join(header)!r}. "
+            "Kaggle's sample_submission.csv is a template, not labels: the test labels come "
+            "with the full DFDC release (dfdc.ai)."
+        )
+    i_name, i_label = header.index("filename"), header.index("label")
+    entries = []
+    labels: dict[str, tuple[int, int]] = {}
+    for lineno, row in rows[1:]:
+        require_fields(path, lineno, row, max(i_name, i_label) + 1, "'<name>.mp4,<0|1>'")
+        value = row[i_label].strip()
+        if value not in ("0", "1"):
             raise DatasetFormatError(
-                f"{str(path)!r}: expected the header 'filename,label', got {','.join(header)!r}. "
-                "Kaggle's sample_submission.csv is a template, not labels: the test labels come "
-                "with the full DFDC release (dfdc.ai)."
+                f"{str(path)!r} line {lineno}: label must be 0 (real) or 1 (fake), got {value!r}"
+                + (" (probabilities: is this sample_submission.csv?)" if "." in value else "")
             )
-        i_name, i_label = header.index("filename"), header.index("label")
-        for lineno, row in enumerate(reader, 2):
-            if not row or not "".join(row).strip():
-                continue
-            value = row[i_label].strip()
-            if value not in ("0", "1"):
-                raise DatasetFormatError(
-                    f"{str(path)!r} line {lineno}: label must be 0 (real) or 1 (fake), got {value!r}"
-                    + (" (probabilities: is this sample_submission.csv?)" if "." in value else "")
-                )
-            rows.append((row[i_name].strip(), int(value)))
-    return rows
+        name, label = row[i_name].strip(), int(value)
+        if name in labels and labels[name][1] != label:
+            raise DatasetFormatError(
+                f"{str(path)!r} line {lineno}: {name} is labelled {label} here and "
+                f"{labels[name][1]} on line {labels[name][0]}; keep the right one."
+            )
+        labels.setdefault(name, (lineno, label))
+        entries.append((lineno, name, (name, label)))
+    return dedupe(path, entries, "row")
 
 
 def _index_labelled(root: Path, subset: str) -> list[VideoItem]:
@@ -97,7 +108,7 @@ def _index_labelled(root: Path, subset: str) -> list[VideoItem]:
     meta_path = folder / "metadata.json"
     if meta_path.is_file():
         try:
-            extra = json.loads(meta_path.read_text())
+            extra = json.loads(read_text(meta_path))
         except ValueError as e:
             raise DatasetFormatError(f"cannot parse {str(meta_path)!r}: {e}") from e
     items = []
@@ -171,7 +182,7 @@ def _index_train(root: Path) -> list[VideoItem]:
     for number, folder in sorted(parts.items()):
         meta_path = folder / "metadata.json"
         try:
-            entries = json.loads(meta_path.read_text())
+            entries = json.loads(read_text(meta_path))
         except ValueError as e:
             raise DatasetFormatError(f"cannot parse {str(meta_path)!r}: {e}") from e
         listing = list_files(folder)

@@ -157,6 +157,22 @@ def _label_function(feature: Any, label_map: Mapping[str, Any] | None, column: s
     return convert
 
 
+def _media_id(value: Any, local_dir: Path | None) -> str | None:
+    """A stable id for a row's media: its path (relative to ``local_dir``), else a digest of its bytes."""
+    path, data = (value.get("path"), value.get("bytes")) if isinstance(value, dict) else (value, None)
+    if isinstance(path, str) and path:
+        p = Path(path)
+        if local_dir is not None and p.is_absolute():
+            try:
+                p = p.relative_to(local_dir)
+            except ValueError:
+                pass
+        return p.as_posix().lstrip("/")
+    if data:
+        return "sha1-" + hashlib.sha1(data).hexdigest()[:16]
+    return None
+
+
 def _cache_root(options: Mapping[str, Any]) -> Path:
     base = get_option(options, "cache_dir") or os.environ.get("DFBENCH_CACHE") or "~/.cache/dfbench"
     return Path(base).expanduser() / "hf_media"
@@ -223,6 +239,7 @@ def index(root: Path | None, split: str, options: Mapping[str, Any]) -> list[Vid
     width = max(6, len(str(len(ds))))
     items: list[VideoItem] = []
     unmapped: dict[str, int] = {}
+    seen_ids: dict[str, int] = {}
     for i, row in enumerate(ds):
         label = convert(row[label_col])
         if label == "unmapped":
@@ -230,9 +247,17 @@ def index(root: Path | None, split: str, options: Mapping[str, Any]) -> list[Vid
             continue
         if label is None:
             continue
-        vid = str(row[id_col]) if id_col else f"{i:0{width}d}"
-        method = str(row[method_col]) if method_col else DATASET
         value, meta = row[media], {"row": i}
+        # Keys must survive the dataset growing: the dataset's own id, else the media file's
+        # path (relative to the dataset folder), never the row number, which shifts when a file
+        # is added or the rows are re-ordered.
+        vid = str(row[id_col]) if id_col else _media_id(value, local_dir) or f"row{i:0{width}d}"
+        if vid in seen_ids:
+            seen_ids[vid] += 1
+            vid = f"{vid}~{seen_ids[vid]}"
+        else:
+            seen_ids[vid] = 1
+        method = str(row[method_col]) if method_col else DATASET
         path: str | None = None
         if isinstance(value, dict):
             if value.get("bytes"):

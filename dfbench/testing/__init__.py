@@ -1,7 +1,9 @@
 """The plugin author's kit: a pytest plugin (``pytest11`` entry point) with fixtures and contract checks.
 
-- :func:`check_detector` runs the contract checks on a detector spec's tiny ``test`` variant.
-- ``dfbench.testing.miniature``: writers for miniature trees in each official dataset layout.
+- :func:`check_detector` runs the contract checks on a detector spec's tiny ``test`` variant;
+  :func:`check_dataset_spec` those of a dataset spec.
+- ``dfbench.testing.miniature``: writers for miniature trees in each official dataset layout
+  (formerly ``dfbench.datasets.miniature``, which still works as an alias).
 - Fixtures: ``synthetic_video`` (a factory for short face videos made from a real photo),
   ``synthetic_dataset`` (a tiny real/fake dataset in the ``synthetic`` layout), ``constant_detector``
   and ``oracle_detector`` (known video AUC 0.5 and 1.0 on the synthetic dataset).
@@ -21,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .hookspecs import hookimpl
-from .specs import DatasetSpec, DetectorSpec, InputSpec, VariantSpec, VideoItem
+from ..hookspecs import hookimpl
+from ..specs import DatasetSpec, DetectorSpec, InputSpec, VariantSpec, VideoItem
 
 # -- synthetic media -------------------------------------------------------------------------------
 
@@ -149,7 +151,7 @@ def _reference_net(kind: str):
 
 
 def build_reference_detector(variant: VariantSpec):
-    from .detector import Detector
+    from ..detector import Detector
 
     det = Detector(_reference_net(variant.config.get("kind", "constant")), variant.input)
     det.trained = True  # nothing to learn: their scores are known by construction
@@ -190,7 +192,7 @@ def check_detector(spec: DetectorSpec, variant: str = "test", registry=None) -> 
     """
     import torch
 
-    from .detector import Detector
+    from ..detector import Detector
 
     v = spec.variant(variant)
     s = v.input
@@ -226,6 +228,33 @@ def check_detector(spec: DetectorSpec, variant: str = "test", registry=None) -> 
         assert s.cropper in registry.croppers, f"cropper {s.cropper!r} is not registered"
 
 
+def check_dataset_spec(spec: DatasetSpec, registry=None) -> None:
+    """Contract checks a dataset plugin's spec must pass; raises AssertionError naming the rule.
+
+    The id is a lowercase identifier-like name (it becomes ``DFBENCH_<NAME>_ROOT`` and the first
+    part of every key); splits are declared once each; expected counts exist only for declared
+    splits and are non-negative integers for ``real`` and ``fake``; ``index`` resolves to a
+    callable; with a ``registry``, no alias hides another dataset's id.
+    """
+    import re
+
+    from ..specs import load_object
+
+    assert re.fullmatch(r"[a-z][a-z0-9_]*", spec.name), f"dataset id {spec.name!r}: use [a-z0-9_]"
+    assert spec.splits and len(set(spec.splits)) == len(spec.splits), f"{spec.name}: splits must be unique"
+    assert spec.env_var.isidentifier(), f"{spec.name}: {spec.env_var} is not a valid variable name"
+    for split, counts in spec.expected_counts.items():
+        assert split in spec.splits, f"{spec.name}: expected counts for undeclared split {split!r}"
+        assert set(counts) <= {"real", "fake"}, f"{spec.name} {split}: counts take 'real' and 'fake'"
+        assert all(isinstance(n, int) and n >= 0 for n in counts.values()), f"{spec.name} {split}: bad count"
+    assert callable(load_object(spec.index)), f"{spec.name}: index {spec.index!r} is not callable"
+    if registry is not None:
+        for alias in spec.aliases:
+            assert alias not in registry.datasets or alias == spec.name, (
+                f"{spec.name}: alias {alias!r} is another dataset's id"
+            )
+
+
 # -- pytest fixtures -------------------------------------------------------------------------------
 
 try:
@@ -255,7 +284,7 @@ if pytest is not None:
     @pytest.fixture
     def testing_registry(monkeypatch):
         """The process registry with the testing plugin (constant/oracle detectors, synthetic dataset)."""
-        from . import registry as reg_mod
+        from .. import registry as reg_mod
 
         monkeypatch.setenv("DFBENCH_EXTRA_PLUGINS", "dfbench.testing:TESTING_PLUGIN")
         reg = reg_mod.get_registry(refresh=True)
@@ -280,7 +309,7 @@ def __getattr__(name: str) -> Any:
     # Miniature copies of the official dataset layouts (FF++, DFD, Celeb-DF, DFDC, DFW, HF) for
     # plugin authors' tests: ``dfbench.testing.miniature.make_ffpp(root, splits_source)`` etc.
     if name == "miniature":
-        from .datasets import miniature
+        import importlib
 
-        return miniature
+        return importlib.import_module(".miniature", __name__)
     raise AttributeError(name)
