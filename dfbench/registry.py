@@ -89,7 +89,14 @@ class Registry:
         return sorted(set(ids))
 
     def resolve_detector(self, name: str) -> ResolvedDetector:
-        """``family[_variant][.tag]`` -> (spec, variant, weights or None)."""
+        """``family[_variant][.tag]`` -> (spec, variant, weights or None).
+
+        ``onnx:PATH``, ``torchscript:PATH`` and ``py:module:factory`` name bring-your-own models
+        (:mod:`dfbench.zoo.byo`): no plugin, the input contract comes from a sidecar or flags."""
+        if name.startswith(("onnx:", "torchscript:", "py:")):
+            from .zoo.byo import resolve_byo
+
+            return resolve_byo(name)
         base, _, tag = name.partition(".")
         spec, variant_name = None, None
         for fam in sorted(self.detectors, key=len, reverse=True):
