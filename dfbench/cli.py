@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from .errors import DfbenchError
+from .zoo.cli import byo_options
 
 
 class _Group(click.Group):
@@ -110,7 +111,8 @@ def dataset_flags(f):
 
 
 @cli.command()
-@click.option("--detector", "-d", required=True, help="Detector id, e.g. laanet, recce_gf.demo.")
+@byo_options  # --input-size/--mean/--std/--cropper/--unit/--logit|--prob for onnx:/torchscript:/py: ids
+@click.option("--detector", "-d", required=True, help="Detector id, e.g. laanet, recce_gf.demo, onnx:model.onnx.")
 @click.option("--dataset", "-s", required=True, help="Dataset id, e.g. cdf, ffpp_c23, demo.")
 @dataset_flags
 @click.option("--weights", help="Weights directory or hf://ORG/NAME@REVISION (overrides the id's tag).")
@@ -379,6 +381,11 @@ from .leaderboard.cli import leaderboard_cli  # noqa: E402
 cli.add_command(hub_cli)
 cli.add_command(leaderboard_cli)
 cli.add_command(compare_cmd)
+
+# -- issue #15: bring-your-own models and export (dfbench/zoo/)
+from .zoo.cli import export_command  # noqa: E402
+
+cli.add_command(export_command)
 
 
 def main() -> None:

@@ -154,7 +154,14 @@ class Registry:
 
     def resolve_detector(self, name: str) -> ResolvedDetector:
         """``family[_variant][.tag]`` (or an alias of a family, with an optional ``.tag``) ->
-        (spec, variant, weights or None)."""
+        (spec, variant, weights or None).
+
+        ``onnx:PATH``, ``torchscript:PATH`` and ``py:module:factory`` name bring-your-own models
+        (:mod:`dfbench.zoo.byo`): no plugin, the input contract comes from a sidecar or flags."""
+        if name.startswith(("onnx:", "torchscript:", "py:")):
+            from .zoo.byo import resolve_byo
+
+            return resolve_byo(name)
         from .ids import split_tag
 
         base, tag = split_tag(name)

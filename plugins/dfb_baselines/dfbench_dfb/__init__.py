@@ -1,0 +1,1 @@
+"""DeepfakeBench's reference baselines (Xception, EfficientNet-B4) for dfbench."""

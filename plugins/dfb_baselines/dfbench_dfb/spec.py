@@ -1,0 +1,72 @@
+"""Xception and EfficientNet-B4 as DeepfakeBench trains them (pure data: no torch import).
+
+Input protocols:
+
+- ``xception`` (default variant): FaceForensics++'s Xception protocol — DeepfakeBench's aligned
+  crop (dlib 5-point similarity, margin scale 1.3) at 256 px, resized to 299 inside the detector
+  with bicubic interpolation (DeepfakeBench's loader resizes with ``cv2.INTER_CUBIC``), [-1, 1].
+- ``xception_dfb256`` and ``efficientnet_b4``: DeepfakeBench's own configs (``resolution: 256``,
+  mean = std = 0.5).
+
+All: 32 evenly spaced frames per video; p(fake) = softmax[:, 1] of two outputs, so the detector's
+logit is ``out[1] - out[0]``; DeepfakeBench's video score averages frame probabilities
+(``mean_prob``). Its released checkpoints are state dicts of its detector classes (``backbone.*``),
+converted by :mod:`dfbench_dfb.convert`.
+"""
+
+from __future__ import annotations
+
+from dfbench.specs import DetectorSpec, InputSpec, VariantSpec
+
+DFB_PAPER = "DeepfakeBench: A Comprehensive Benchmark of Deepfake Detection (Yan et al., NeurIPS 2023 D&B)"
+DFB_URL = "https://github.com/SCLBD/DeepfakeBench"
+DFB_WEIGHTS_LICENSE = "CC BY-NC 4.0 (DeepfakeBench's released weights)"
+
+
+def dfb_input(size: int) -> InputSpec:
+    return InputSpec(unit="frame", size=size, colour="rgb", cropper="dlib_align", crop_settings={"scale": 1.3},
+                     mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), frames_per_video=32,
+                     aggregation="mean_prob", flip_test=False)
+
+
+_XCEPTION_TINY = {"stem": (8, 16), "entry": (16, 24, 32), "middle_blocks": 1, "exit": (40, 48, 56)}
+
+XCEPTION = DetectorSpec(
+    name="xception",
+    factory="dfbench_dfb.model:build_xception",
+    variants=(
+        VariantSpec("default", dfb_input(256), {"resize_to": 299},
+                    "FaceForensics++ protocol: 256 px aligned crops resized to 299 (20.8 M parameters)."),
+        VariantSpec("dfb256", dfb_input(256), {"resize_to": None},
+                    "DeepfakeBench's config: the same network fed the 256 px crops directly."),
+        VariantSpec("test", dfb_input(48), {**_XCEPTION_TINY, "resize_to": 56},
+                    "Tiny Xception (narrow, one middle block) with the resize step, for tests."),
+    ),
+    default_variant="default",
+    paper="FaceForensics++: Learning to Detect Manipulated Facial Images (Rössler et al., ICCV 2019); "
+          "weights: " + DFB_PAPER,
+    url=DFB_URL,
+    license=f"Apache-2.0 (this implementation); weights: {DFB_WEIGHTS_LICENSE}",
+    description="Xception (Cadene layout) classifying aligned face crops; the baseline of FF++ and "
+                "DeepfakeBench. `dfbench convert xception ckpt_best.pth OUT` reads DeepfakeBench's file.",
+    converter="dfbench_dfb.convert:xception_from_dfb",
+)
+
+EFFICIENTNET_B4 = DetectorSpec(
+    name="efficientnet_b4",
+    factory="dfbench_dfb.model:build_efficientnet_b4",
+    variants=(
+        VariantSpec("default", dfb_input(256), {"width_mult": 1.4, "depth_mult": 1.8, "native_size": 380},
+                    "EfficientNet-B4 as DeepfakeBench builds it: unpadded stem, block padding computed "
+                    "for 380 px, fed 256 px crops (17.6 M parameters)."),
+        VariantSpec("test", dfb_input(64), {"width_mult": 0.5, "depth_mult": 0.1, "native_size": 76},
+                    "Tiny EfficientNet with the same padding quirks (computed for 76 px, fed 64 px)."),
+    ),
+    default_variant="default",
+    paper="EfficientNet (Tan & Le, ICML 2019) as a deepfake baseline; weights: " + DFB_PAPER,
+    url=DFB_URL,
+    license=f"Apache-2.0 (this implementation); weights: {DFB_WEIGHTS_LICENSE}",
+    description="EfficientNet-B4 classifying DeepfakeBench-aligned face crops at 256 px. "
+                "`dfbench convert efficientnet_b4 ckpt_best.pth OUT` reads DeepfakeBench's file.",
+    converter="dfbench_dfb.convert:efficientnet_from_dfb",
+)
