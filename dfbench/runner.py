@@ -102,7 +102,7 @@ def evaluate(
     corrupt_crops: bool = False,
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     registry: Registry | None = None,
     items: list[VideoItem] | None = None,
 ) -> dict[str, Any]:
@@ -195,7 +195,9 @@ def evaluate(
     timing = {"decode": 0.0, "faces": 0.0, "model": 0.0}
     cache_hits = 0
     n_units = 0
-    bar = _progress(len(items), len(items) - len(pending), f"{det_id} on {ds_spec.name}/{split}", progress)
+    # A string is the caller's label for this run's bar (robustness: "cell 12/36: noise:3").
+    desc = progress if isinstance(progress, str) else f"{det_id} on {ds_spec.name}/{split}"
+    bar = _progress(len(items), len(items) - len(pending), desc, bool(progress))
     t_loop = time.perf_counter()
     with open(out / PARTIAL_FILE, "a", encoding="utf-8") as sink:
         for pv in prefetch(face_stage, pending):
