@@ -368,7 +368,7 @@ def run_robustness(
             seed=seed,
             output=run_dir,
             corrupt_crops=corrupt_crops,
-            progress=progress,
+            progress=f"cell {i}/{len(plan)}: {CLEAN if name is None else f'{name}:{level}'}" if progress else False,
             registry=reg,
             **evaluate_kwargs,
         )

@@ -123,7 +123,7 @@ def evaluate(
     corrupt_crops: bool = False,
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     registry: Registry | None = None,
     items: list[VideoItem] | None = None,
     threshold_from: str | Path | None = None,
@@ -253,7 +253,9 @@ def evaluate(
                                corrupt_crops=corrupt_crops, run_seed=seed, max_frames=max_frames, cache=cache)
         timing = {"decode": 0.0, "faces": 0.0, "model": 0.0}
         stats = {"cache_hits": 0, "units": 0}
-        bar = _progress(len(items), len(items) - len(pending), f"{det_id} on {ds_spec.name}/{split}", progress)
+        # A string is the caller's label for this run's bar (robustness: "cell 12/36: noise:3").
+        desc = progress if isinstance(progress, str) else f"{det_id} on {ds_spec.name}/{split}"
+        bar = _progress(len(items), len(items) - len(pending), desc, bool(progress))
         t_loop = time.perf_counter()
         try:
             _score_all(face_stage, model_stage, pending, out, timing, stats, bar, max_consecutive_errors)

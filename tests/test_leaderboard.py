@@ -78,8 +78,11 @@ def test_other_reported_families_are_seeded():
 
 def test_pages_show_reported_beside_measured_with_sources():
     md = (BOARDS / "README.md").read_text()
-    assert "AUC ↑ reported | AUC ↑ measured [95% CI]" in md and "EER ↓ reported" in md
-    assert "| `laanet_efnb4.official_sbi` | 95.40 (H) |" in md
+    # Compact tables: reported-only tables carry no empty "measured" columns; a CI only on measured values.
+    assert "| # | detector | AUC reported ↑ | AP ↑ | flags |" in md and "EER ↓" in md
+    assert "| # | detector | AUC measured ↑ [95% CI] | AP ↑ | videos | EER ↓ | ACC ↑ | flags |" in md  # demo
+    assert "| 1 | `laanet_efnb4.official_sbi` | 95.40 (H) | 97.64 (rep.) |" in md
+    assert "EER ↓ [95% CI]" not in md and "pixelation" in md and "| pixel |" not in md
     assert "LAA-Net README" in md and "DeepfakeBench README" in md
     page = (BOARDS / "index.html").read_text()
     assert page.count('<table class="board">') == md.count("\n## ") - 1  # one table per section
@@ -151,9 +154,9 @@ def test_measured_sits_beside_reported_and_robustness_attaches(run_result, tmp_p
     assert e.data["reported"]["metrics"]["auc"] == 1.0 and e.data["measured"]["metrics"]["video"]["auc"] == 1.0
     assert e.data["flags"] == [] and e.data["measured"]["robustness"] == {"saturation": {"3": 0.75}}
     md = render_markdown([e])
-    assert "| `oracle` | 100.00 (H) | 100.00 [100.00, 100.00] |" in md and "saturation" in md
+    assert "| 1 | `oracle` | 100.00 [100.00, 100.00] | 100.00 (H) | +0.00 |" in md and "saturation" in md
     page = render_html([e])
-    assert 'class="roc"' in page and 'class="robustness"' in page
+    assert 'class="chart roc"' in page and 'class="chart robustness"' in page
     # A clean re-run keeps the robustness points.
     add_result(res, root, protocol="video_train-none")
     assert load_entries(root)[0].data["measured"]["robustness"] == {"saturation": {"3": 0.75}}
@@ -283,16 +286,19 @@ def test_bench_cost_joins_every_measured_entry_and_both_pages(run_result, bench_
 
     md = (root / "README.md").read_text()
     assert "| params (M) ↓ | GMACs ↓ | best model throughput ↑ | bench videos/s ↑ |" in md
-    (row,) = [line for line in md.splitlines() if line.startswith("| `oracle` |")]
+    (row,) = [line for line in md.splitlines() if "| `oracle` |" in line]
     assert f"frames/s ({s['best_config']})" in row and "/frame (0/video)" in row, row
     assert f"torch {env['torch']}" in md and "talking.mp4" in md
-    (const_row,) = [line for line in md.splitlines() if line.startswith("| `constant` |")]
-    assert "@ batch" not in const_row and "|  |  |  |  | synthetic train" in const_row
+    (const_row,) = [line for line in md.splitlines() if "| `constant` |" in line]
+    assert "@ batch" not in const_row and "|  |  |  |  |" in const_row  # no cost: four empty cells
+    assert "- `constant` — training data: synthetic train;" in md  # the prose lives under the table
     page = (root / "index.html").read_text()
-    assert '<th data-type="num" class="cost">best model throughput ↑</th>' in page
-    for v in (s["units_per_s"], s["videos_per_s"]):  # sortable: the raw value is the cell's sort key
-        assert f'<td class="num cost" data-v="{round(v, 6)!r}">' in page
-    assert f"frames/s ({s['best_config']})" in page and f"torch {env['torch']}" in page
+    # Cost columns sit behind the column picker (hidden by default) and sort by their raw value.
+    assert '<th class="num c-opt c-best" title="from `dfbench bench`">best model throughput ↑</th>' in page
+    assert '<input type="checkbox" value="best">' in page and ".c-opt{display:none}" in page
+    for key, v in (("best", s["units_per_s"]), ("bench_vps", s["videos_per_s"])):
+        assert f'<td class="num c-opt c-{key}" data-t="num" data-v="{round(v, 6)!r}"' in page
+    assert f"frames/s<span class=\"sub\">{s['best_config']}</span>" in page and f"torch {env['torch']}" in page
 
     # Adding the same bench twice changes no byte; render --check agrees with the pages.
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}

@@ -3,494 +3,368 @@
 Both pages are pure functions of the committed JSON entries: fixed ordering, fixed rounding, no
 timestamps, no machine facts beyond what the entries store. That is what lets ``render --check``
 compare the committed pages with a fresh render and fail when someone edited an entry without
-re-rendering (or edited a page by hand). The HTML is one self-contained file: inline CSS, inline
-SVG plots (ROC curves, robustness curves), and a few lines of inline JavaScript for sorting.
+re-rendering (or edited a page by hand).
+
+The HTML is one self-contained file (inline CSS, SVG and JavaScript, no network at view time),
+designed to be read at 1280 px without horizontal scrolling: one table per dataset × protocol with a
+compact default column set, the rest behind a column picker and a per-row details panel; sortable
+headers; filters by training data and by "measured here / reported only"; an ROC figure and one
+robustness figure (small multiples, shared y axis) per table. The table model lives in
+:mod:`.table`, the charts in :mod:`.svgplot`.
 """
 
 from __future__ import annotations
 
 import html
-from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
-from .entries import DEFAULT_ROOT, Entry, LeaderboardError, is_ranked, load_entries
+from . import table as T
+from .entries import DEFAULT_ROOT, Entry, LeaderboardError, load_entries
+from .svgplot import CHART_CSS, CHART_JS, Series, roc_figure, small_multiples
 
-DATASET_NAMES = {
-    "ffpp_raw": "FaceForensics++ raw (c0)", "ffpp_c23": "FaceForensics++ c23", "ffpp_c40": "FaceForensics++ c40",
-    "celebdf_v2": "Celeb-DF v2", "celebdf_v1": "Celeb-DF v1", "dfd": "DeepFakeDetection (DFD)",
-    "dfdc": "DFDC (full test set)", "dfdcp": "DFDC preview", "dfw": "WildDeepfake", "ffiw": "FFIW-10K",
-    "faceshifter": "FaceShifter (FF++)", "deeperforensics": "DeeperForensics-1.0", "uadfv": "UADFV",
-    "demo": "dfbench demo split",
-}
-DATASET_ORDER = ["demo", "ffpp_raw", "ffpp_c23", "ffpp_c40", "celebdf_v2", "celebdf_v1", "dfd", "dfdc", "dfdcp",
-                 "dfw", "ffiw", "faceshifter", "deeperforensics", "uadfv"]
-# (key, label, higher is better)
-METRIC_COLUMNS = [("auc", "AUC", True), ("ap", "AP", True), ("eer", "EER", False), ("acc", "ACC", True)]
-CORRUPTION_ORDER = ["saturation", "contrast", "block", "noise", "blur", "pixel", "compress"]
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22"]
-
-
-# -- table model (shared by Markdown and HTML) -------------------------------------------------
-
-def _groups(entries: list[Entry]) -> list[tuple[str, str, list[Entry]]]:
-    by: dict[tuple[str, str], list[Entry]] = defaultdict(list)
-    for e in entries:
-        by[(e.data["dataset"], e.data["protocol"])].append(e)
-    order = {d: i for i, d in enumerate(DATASET_ORDER)}
-    keys = sorted(by, key=lambda k: (order.get(k[0], len(order)), k[0], k[1]))
-    return [(d, p, sorted(by[(d, p)], key=_row_sort_key)) for d, p in keys]
-
-
-def _level(e: Entry) -> str:
-    return e.data["protocol_info"]["level"]
-
-
-def _measured_metrics(e: Entry) -> dict[str, Any]:
-    m = e.data.get("measured")
-    if not m:
-        return {}
-    level = "frame" if _level(e) == "frame" else "video"
-    return m["metrics"].get(level) or {}
-
-
-def _headline(e: Entry) -> float:
-    v = _measured_metrics(e).get("auc")
-    if v is None:
-        v = (e.data.get("reported") or {}).get("metrics", {}).get("auc")
-    return -1.0 if v is None else float(v)
-
-
-def _row_sort_key(e: Entry):
-    # Unranked entries (subset runs, partial datasets, another protocol) are listed after every ranked one.
-    return (not is_ranked(e.data), -_headline(e), e.data["detector_id"])
-
-
-def _columns(rows: list[Entry]) -> list[tuple[str, str, bool]]:
-    cols = []
-    for key, label, up in METRIC_COLUMNS:
-        if any(key in (r.data.get("reported") or {}).get("metrics", {}) or _measured_metrics(r).get(key) is not None
-               for r in rows):
-            cols.append((key, label, up))
-    return cols
-
-
-def _pct(x: float | None) -> str:
-    return "" if x is None else f"{100 * x:.2f}"
-
-
-def _rep_cell(e: Entry, key: str) -> tuple[str, float | None]:
-    rep = e.data.get("reported")
-    if not rep or key not in rep["metrics"]:
-        return "", None
-    v = rep["metrics"][key]
-    return f"{_pct(v)} ({rep['confidence']})", v
-
-
-def _meas_cell(e: Entry, key: str) -> tuple[str, float | None]:
-    m = _measured_metrics(e)
-    v = m.get(key)
-    if v is None:
-        return "", None
-    ci = m.get(f"{key}_ci95")
-    text = _pct(v) + (f" [{_pct(ci[0])}, {_pct(ci[1])}]" if ci and None not in ci else "")
-    return text, v
-
-
-def _counts(e: Entry) -> str:
-    m = e.data.get("measured")
-    if not m:
-        return ""
-    c = m["counts"]
-    return f"{c.get('videos_scored_real', '?')}/{c.get('videos_scored_fake', '?')}"
-
-
-def _speed(e: Entry) -> tuple[str, float | None]:
-    t = (e.data.get("measured") or {}).get("throughput") or {}
-    v = t.get("videos_per_s")
-    if v is None:
-        return "", None
-    mfs = t.get("model_frames_per_s")
-    unit = t.get("unit") or "frame"
-    return f"{v:.2f}" + (f" ({mfs:.1f} {unit}s/s)" if mfs else ""), float(v)
-
-
-# (label, higher is better) of the cost columns from `dfbench bench`; shown in tables where a row has a cost.
-COST_COLUMNS = [("params (M)", False), ("GMACs", False), ("best model throughput", True), ("bench videos/s", True)]
-
-
-def _cost(e: Entry) -> dict[str, Any] | None:
-    return (e.data.get("measured") or {}).get("cost")
-
-
-def _num(x: float) -> str:
-    """Fixed formatting for figures spanning 1e-3 (toy variants) to 1e4 (frames/s)."""
-    x = float(x)
-    if x == 0:
-        return "0"
-    if x >= 100:
-        return f"{x:.0f}"
-    if x >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3g}"
-
-
-def _cost_cells(e: Entry) -> list[tuple[str, float | None]]:
-    """Params, GMACs per input (and per video), best throughput with its configuration, end-to-end videos/s."""
-    c = _cost(e)
-    if not c:
-        return [("", None)] * len(COST_COLUMNS)
-    unit = c["unit"]
-    gmacs = f"{_num(c['gmacs'])}/{unit}" + (f" ({_num(c['gmacs_per_video'])}/video)" if c.get("gmacs_per_video") is not None else "")
-    best = f"{_num(c['units_per_s'])} {unit}s/s ({c['best_config']})"
-    v = c.get("videos_per_s")
-    return [(_num(c["params"] / 1e6), c["params"] / 1e6), (gmacs, c["gmacs"]), (best, c["units_per_s"]),
-            ("" if v is None else _num(v), v)]
-
-
-def _cost_notes(rows: list[Entry]) -> list[str]:
-    """Where the cost figures were measured, one line per distinct machine (they vary per machine)."""
-    by: dict[str, list[str]] = defaultdict(list)
-    for e in rows:
-        c = _cost(e)
-        if not c:
-            continue
-        hw = c["hardware"]
-        where = (f"{hw['cpu']}, {hw['threads']} threads, torch {hw['torch']}, {hw['device']}; "
-                 f"dfbench {c['dfbench_version']}")
-        if c.get("e2e_video"):
-            where += f"; videos/s end to end on {c['e2e_video']}"
-        by[where].append(e.data["detector_id"])
-    return [f"cost (`dfbench bench`) measured on {where}: " + ", ".join(f"`{d}`" for d in sorted(ids))
-            for where, ids in sorted(by.items())]
-
-
-def _source(e: Entry) -> str:
-    rep = e.data.get("reported")
-    parts = []
-    if rep:
-        parts.append(rep["source"])
-    if e.data.get("measured"):
-        m = e.data["measured"]
-        sha = (m["weights"].get("sha256") or "")[:12]
-        parts.append(f"dfbench {m['dfbench_version']}, protocol {m['protocol_hash'][:12]}" + (f", weights {sha}" if sha else ""))
-    return "; ".join(parts)
-
-
-def _title(dataset: str, protocol: str) -> str:
-    """From the directory names, so every row of a table shares it (row details are in the table)."""
-    level, _, train = protocol.partition("_train-")
-    train_name = DATASET_NAMES.get(train.replace("-", "_"), train.replace("-", " "))
-    return f"{DATASET_NAMES.get(dataset, dataset)} — {level.replace('_', ' ')} level, trained on {train_name or '?'}"
-
-
-def _training(e: Entry) -> str:
-    info = e.data["protocol_info"]
-    return f"{info['train_set']}; selection: {info['checkpoint_selection']}"
-
-
-def _footnotes(rows: list[Entry]) -> list[str]:
-    notes = []
-    for e in rows:
-        text = e.data.get("footnote")
-        rep = e.data.get("reported") or {}
-        if rep.get("note"):
-            text = f"{text} {rep['note']}".strip() if text else rep["note"]
-        if text:
-            notes.append(f"{e.data['detector_id']}: {text}")
-    return notes
+# Re-exported for callers of the old module layout.
+DATASET_NAMES, DATASET_ORDER = T.DATASET_NAMES, T.DATASET_ORDER
 
 
 # -- Markdown --------------------------------------------------------------------------------
 
+def _md_cell(c: T.Cell) -> str:
+    if not c.text:
+        return ""
+    if c.reported and c.sub and c.sub != "rep.":  # a reported AUC with its confidence tag
+        return f"{c.text} ({c.sub})"
+    if c.reported:
+        return f"{c.text} (rep.)"
+    if not c.sub:
+        return c.text
+    return f"{c.text} {c.sub}" if c.sub.startswith("[") else f"{c.text} ({c.sub})"  # a CI, else a detail
+
+
 def render_markdown(entries: list[Entry]) -> str:
-    groups = _groups(entries)
+    groups = T.groups(entries)
     n_rep = sum(1 for e in entries if e.data.get("reported"))
     n_meas = sum(1 for e in entries if e.data.get("measured"))
     out = [
         "# dfbench leaderboards", "",
         "<!-- Generated by `dfbench leaderboard render` from the JSON entries in this directory; do not edit. -->", "",
         f"{len(entries)} entries ({n_rep} with a reported number, {n_meas} measured by dfbench) in {len(groups)} tables. "
-        "Open [index.html](index.html) for sortable tables, ROC and robustness curves.", "",
-        "How to read: **reported** = the paper's or README's number (*reported, not reproduced here*), with its "
+        "Open [index.html](index.html) for sortable, filterable tables, ROC and robustness curves.", "",
+        "How to read: **AUC reported** = the paper's or README's number (*reported, not reproduced here*), with its "
         "confidence tag (H: read in the source; M: from an issue thread or abstract; L: recalled from a paper table, "
-        "verify before quoting). **measured** = dfbench's own run, with a 95 % bootstrap CI over videos. Values are "
-        "percentages; ↑ higher is better, ↓ lower is better. Numbers in different tables were measured under different "
-        "protocols and must not be compared. Flags: `oracle-selection` = checkpoint picked on the test set (an upper "
-        "bound); `demo-data` = smoke test on the embedded demo split. Cost columns (params, GMACs per input, best "
-        "model-only throughput with its precision/layout/batch, end-to-end videos/s) come from `dfbench bench` "
-        "(`dfbench leaderboard add BENCH.json`) on the machine named under each table.", "",
+        "verify before quoting). **AUC measured** = dfbench's own run, with a 95 % bootstrap CI over videos where the "
+        "entry has one. **Δ** = measured − reported in percentage points. Other metrics are measured where dfbench "
+        "ran the detector, else reported (marked *rep.*). Values are percentages; ↑ higher is better, ↓ lower is "
+        "better. `#` ranks by the measured AUC, else the reported one; entries marked unranked (partial or subset "
+        "runs) come last without a rank. Numbers in different tables were measured under different protocols and "
+        "must not be compared. Flags: " + "; ".join(f"`{k}` = {v}" for k, v in T.FLAG_HELP.items()) + ".", "",
         "## Tables", "",
     ]
     for d, p, rows in groups:
-        out.append(f"- [{_title(d, p)}](#{_anchor(d, p)}) — `{d}/{p}`, {len(rows)} entries")
+        out.append(f"- [{T.title(d, p)}](#{T.anchor(d, p)}) — `{d}/{p}`, {len(rows)} entries")
     out.append("")
     for d, p, rows in groups:
-        cols = _columns(rows)
-        out += [f'<a id="{_anchor(d, p)}"></a>', "", f"## {_title(d, p)}", "", f"Protocol `{d}/{p}`.", ""]
-        head = ["detector"]
-        for _, label, up in cols:
-            arrow = "↑" if up else "↓"
-            head += [f"{label} {arrow} reported", f"{label} {arrow} measured [95% CI]"]
-        head += ["videos real/fake", "videos/s ↑"]
-        costs = any(_cost(e) for e in rows)
-        if costs:
-            head += [f"{label} {'↑' if up else '↓'}" for label, up in COST_COLUMNS]
-        head += ["training data; checkpoint selection", "flags", "source"]
+        cols = [c for c in T.table_columns(rows) if c.key not in ("train", "select")]
+        rank = T.ranks(rows)
+        out += [f'<a id="{T.anchor(d, p)}"></a>', "", f"## {T.title(d, p)}", "", f"Protocol `{d}/{p}`.", ""]
+        head = ["#", "detector"] + [c.label + (" [95% CI]" if c.key == "auc_m" else "") for c in cols] + ["flags"]
         out += ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
         for e in rows:
-            cells = [f"`{e.data['detector_id']}`" + ("" if is_ranked(e.data) else " (unranked)")]
-            for key, _, _ in cols:
-                cells += [_rep_cell(e, key)[0], _meas_cell(e, key)[0]]
-            cells += [_counts(e), _speed(e)[0]]
-            if costs:
-                cells += [text for text, _ in _cost_cells(e)]
-            cells += [_training(e), " ".join(f"`{f}`" for f in e.data["flags"]), _source(e)]
-            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        notes = _footnotes(rows) + _cost_notes(rows)
-        if notes:
-            out += [""] + [f"- {n}" for n in notes]
-        rob = _robustness_rows(rows)
+            did = e.data["detector_id"]
+            flags = list(e.data["flags"]) + ([] if T.is_ranked(e) else ["unranked"])
+            cells = [str(rank.get(did, "—")), f"`{did}`"] + [_md_cell(c.cell(e)) for c in cols]
+            cells.append(" ".join(f"`{f}`" for f in flags))
+            out.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
+        out += ["", "Details:", ""]
+        for e in rows:
+            info = e.data["protocol_info"]
+            line = (f"- `{e.data['detector_id']}` — training data: {info['train_set']}; checkpoint selection: "
+                    f"{info['checkpoint_selection']}; source: {T.source_text(e)}")
+            note = T.footnote(e)
+            out.append(line + (f". {note}" if note else ""))
+        out += [f"- {n}" for n in T.cost_notes(rows)]
+        rob = T.robustness_rows(rows)
         if rob:
-            out += ["", "Robustness (video AUC per corruption type; `mean` = average over the 5 levels):", ""]
-            types = sorted({t for _, _, r in rob for t in r}, key=_corr_order)
+            out += ["", "Robustness (AUC per corruption type and level; `mean` = average over the 5 levels):", ""]
+            types = sorted({t for _, _, r in rob for t in r}, key=T.corruption_order)
             out += ["| detector | " + " | ".join(types) + " |", "|---|" + "|".join("---" for _ in types) + "|"]
-            for det, kind, r in rob:
-                cells = [f"`{det}` ({kind})"]
+            for e, kind, r in rob:
+                cells = [f"`{e.data['detector_id']}` ({kind})"]
                 for t in types:
                     lv = r.get(t, {})
-                    cells.append(", ".join(f"{k}: {_pct(v)}" for k, v in sorted(lv.items(), key=_level_key)))
+                    cells.append(", ".join(f"{k}: {T.pct(v)}" for k, v in sorted(lv.items(), key=T.level_key)))
                 out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
 
 
-def _anchor(d: str, p: str) -> str:
-    return f"{d}--{p}".replace(".", "-")
-
-
-def _corr_order(t: str):
-    return (CORRUPTION_ORDER.index(t) if t in CORRUPTION_ORDER else len(CORRUPTION_ORDER), t)
-
-
-def _level_key(item):
-    k = item[0]
-    return (1, 0) if k == "mean" else (0, int(k))
-
-
-def _robustness_rows(rows: list[Entry]) -> list[tuple[str, str, dict]]:
-    out = []
-    for e in rows:
-        for kind in ("reported", "measured"):
-            r = (e.data.get(kind) or {}).get("robustness")
-            if r:
-                out.append((e.data["detector_id"], kind, r))
-    return out
-
-
 # -- HTML ------------------------------------------------------------------------------------
 
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1400px;padding:0 16px;color:#222}
-h1{font-size:24px}h2{font-size:18px;margin-top:36px;border-bottom:1px solid #ddd;padding-bottom:4px}
-table{border-collapse:collapse;margin:8px 0;width:100%}th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
-th{background:#f4f4f4;cursor:pointer;user-select:none;white-space:nowrap}th.sorted-asc::after{content:" ▲"}th.sorted-desc::after{content:" ▼"}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.rep{color:#555}
-.flag{display:inline-block;background:#eee;border-radius:3px;padding:0 4px;margin:1px;font-size:12px}
-.note{color:#555;font-size:13px}.plots{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:12px;color:#555}
-svg text{font:11px system-ui,sans-serif}code{background:#f6f6f6;padding:0 3px}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1560px;padding:0 20px 40px;color:#222}
+h1{font-size:24px;margin:18px 0 6px}h2{font-size:17px;margin:0 0 2px}
+section{margin-top:28px;border-top:1px solid #ddd;padding-top:10px}
+.note{color:#555;font-size:13px;max-width:75em}code{background:#f4f4f4;padding:0 3px;border-radius:2px;font-size:12.5px}
+.toc{columns:3 320px;column-gap:24px;font-size:13px;padding-left:18px;margin:8px 0}.toc li{break-inside:avoid}
+.bar{position:sticky;top:0;z-index:3;background:#fff;border-bottom:1px solid #ddd;padding:6px 0;display:flex;flex-wrap:wrap;
+gap:6px 18px;align-items:center;font-size:13px}
+.bar select{font:inherit}.bar details{position:relative}.bar summary{cursor:pointer;color:#1a5fb4}
+.picker{position:absolute;background:#fff;border:1px solid #ccc;padding:6px 10px;box-shadow:0 2px 8px rgba(0,0,0,.15);
+min-width:200px;z-index:4}.picker label{display:block;white-space:nowrap}
+table.board{border-collapse:collapse;margin:8px 0;width:100%}
+.board th,.board td{border-bottom:1px solid #e4e4e4;padding:4px 8px;text-align:left;vertical-align:top}
+.board th{background:#f6f6f6;font-weight:600;font-size:13px;cursor:pointer;user-select:none;border-bottom:2px solid #ccc}
+.board th.sorted-asc::after{content:" ▲";font-size:10px}.board th.sorted-desc::after{content:" ▼";font-size:10px}
+.board td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.board th.num{text-align:right}
+.board td.det{overflow-wrap:anywhere;min-width:12em}.board td.rank{color:#777;width:2.5em}
+.board td.text{max-width:22em;font-size:13px}
+.sub{display:block;font-size:11px;color:#777}.rep{color:#666;font-style:italic}
+.conf{display:inline-block;font-size:10px;border:1px solid #bbb;border-radius:3px;padding:0 3px;margin-left:3px;
+font-style:normal;color:#555;vertical-align:1px}
+.flag{display:inline-block;background:#eef1f5;border:1px solid #d5dbe3;border-radius:3px;padding:0 4px;margin:1px 2px 1px 0;
+font-size:11px;line-height:16px;cursor:help;white-space:nowrap}
+.flag.warn{background:#fff4e0;border-color:#f0cf95}.flag.unranked{background:#eee;border-color:#bbb;color:#555}
+tbody.unranked td{color:#999}tbody.unranked code{color:#999}
+.more-btn{border:0;background:none;cursor:pointer;color:#1a5fb4;padding:0 4px 0 0;font-size:12px}
+tr.more td{background:#fafafa;font-size:12.5px;color:#444;padding:6px 10px 8px 3.2em}tr.more dl{margin:0;display:grid;
+grid-template-columns:max-content 1fr;gap:1px 12px}tr.more dt{color:#777}tr.more dd{margin:0;overflow-wrap:anywhere}
+.c-opt{display:none}
+.pos{color:#1a7f37}.neg{color:#b42318}
+.plots{display:flex;flex-wrap:wrap;gap:12px 28px;align-items:flex-start;margin-top:10px}
+.empty{color:#777;font-style:italic;display:none}
 """
 
 _JS = """
 (function(){
-  function key(td){var v=td.getAttribute('data-v');return v===null||v===''?null:parseFloat(v);}
-  function text(td){return td.textContent.trim().toLowerCase();}
+  function val(tb,col){var c=tb.rows[0].cells[col];var v=c.getAttribute('data-v');
+    return v===null||v===''?null:(c.getAttribute('data-t')==='num'?parseFloat(v):v.toLowerCase());}
   document.querySelectorAll('table.board').forEach(function(table){
-    var heads=table.querySelectorAll('thead th');
-    heads.forEach(function(th,col){
+    var heads=table.tHead.rows[0].cells;
+    Array.prototype.forEach.call(heads,function(th,col){
       th.addEventListener('click',function(){
         var asc=!th.classList.contains('sorted-asc');
-        heads.forEach(function(h){h.classList.remove('sorted-asc','sorted-desc');});
+        Array.prototype.forEach.call(heads,function(h){h.classList.remove('sorted-asc','sorted-desc');});
         th.classList.add(asc?'sorted-asc':'sorted-desc');
-        var body=table.tBodies[0];var rows=Array.prototype.slice.call(body.rows);
-        var numeric=th.getAttribute('data-type')==='num';
-        rows.sort(function(a,b){
-          var x=a.cells[col],y=b.cells[col];
-          if(numeric){var p=key(x),q=key(y);
-            if(p===null&&q===null)return 0;if(p===null)return 1;if(q===null)return -1;
-            return asc?p-q:q-p;}
-          var s=text(x),t=text(y);return asc?(s<t?-1:s>t?1:0):(s<t?1:s>t?-1:0);
-        });
-        rows.forEach(function(r){body.appendChild(r);});
+        var bodies=Array.prototype.slice.call(table.tBodies);
+        bodies.sort(function(a,b){
+          var ua=a.classList.contains('unranked'),ub=b.classList.contains('unranked');
+          if(ua!==ub)return ua?1:-1;
+          var p=val(a,col),q=val(b,col);
+          if(p===null&&q===null)return 0;if(p===null)return 1;if(q===null)return -1;
+          var r=p<q?-1:p>q?1:0;return asc?r:-r;});
+        bodies.forEach(function(b){table.appendChild(b);});
       });
     });
   });
+  document.querySelectorAll('.more-btn').forEach(function(b){
+    b.addEventListener('click',function(ev){ev.stopPropagation();var tr=b.closest('tbody').rows[1];
+      var open=tr.hidden;tr.hidden=!open;b.setAttribute('aria-expanded',open?'true':'false');b.textContent=open?'▾':'▸';});
+  });
+  var train=document.getElementById('f-train'),kind=document.getElementById('f-kind');
+  function apply(){
+    var shown=0;
+    document.querySelectorAll('section.board-section').forEach(function(sec){
+      var okTrain=train.value==='all'||sec.getAttribute('data-train')===train.value;var n=0;
+      sec.querySelectorAll('tbody.entry').forEach(function(tb){
+        var ok=okTrain&&(kind.value==='all'||tb.getAttribute('data-kind')===kind.value);
+        tb.style.display=ok?'':'none';if(ok)n++;});
+      sec.style.display=n?'':'none';var li=document.getElementById('toc-'+sec.id);if(li)li.style.display=n?'':'none';
+      shown+=n;});
+    document.getElementById('f-count').textContent=shown+' entries shown';
+  }
+  train.addEventListener('change',apply);kind.addEventListener('change',apply);
+  document.querySelectorAll('.picker input').forEach(function(cb){
+    var sheet=document.getElementById('col-style');
+    cb.addEventListener('change',function(){
+      var on=Array.prototype.filter.call(document.querySelectorAll('.picker input'),function(c){return c.checked;});
+      sheet.textContent=on.map(function(c){return '.c-'+c.value+'{display:table-cell}';}).join('');});
+  });
+  apply();
 })();
 """
 
 
+def _attr(v: float | str | None) -> str:
+    """Sort key of a cell; numbers rounded so the page does not change with float noise."""
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return html.escape(v, quote=True)
+    return repr(round(float(v), 6))
+
+
+def _html_cell(col: T.Column, c: T.Cell) -> str:
+    e_ = html.escape
+    cls = ("num" if col.numeric else "text") + (f" c-opt c-{col.key}" if col.optional else "")
+    if not c.text:
+        return f'<td class="{cls}" data-t="{"num" if col.numeric else "text"}" data-v=""></td>'
+    tip = f' title="{e_(c.tip, quote=True)}"' if c.tip else ""
+    main = e_(c.text)
+    if col.key == "delta":
+        main = f'<span class="{"pos" if c.v >= 0 else "neg"}">{main}</span>'
+    if c.reported and col.key == "auc_r" and c.sub:
+        body = f'<span class="rep">{main}</span><span class="conf">{e_(c.sub)}</span>'
+    elif c.reported:
+        body = f'<span class="rep">{main}</span><span class="sub">reported</span>'
+    else:
+        body = main + (f'<span class="sub">{e_(c.sub)}</span>' if c.sub else "")
+    v = c.v if col.numeric else c.text
+    return f'<td class="{cls}" data-t="{"num" if col.numeric else "text"}" data-v="{_attr(v)}"{tip}>{body}</td>'
+
+
+def _badges(e: Entry) -> str:
+    out = []
+    for f in e.data["flags"]:
+        warn = " warn" if f in ("oracle-selection", "unverified-number", "untrained", "partial-dataset") else ""
+        out.append(f'<span class="flag{warn}" title="{html.escape(T.FLAG_HELP.get(f, f), quote=True)}">'
+                   f"{html.escape(f)}</span>")
+    if not T.is_ranked(e):
+        out.append('<span class="flag unranked" title="not ranked: a partial or subset run (see flags)">unranked</span>')
+    return "".join(out)
+
+
+def _details(e: Entry, ncols: int) -> str:
+    """The row's details panel: everything the compact columns leave out (values are escaped HTML)."""
+    e_ = html.escape
+    info = e.data["protocol_info"]
+    items = [("training data", e_(info["train_set"])), ("checkpoint selection", e_(info["checkpoint_selection"]))]
+    for k in ("frames_per_video", "aggregation", "preprocessing", "description"):
+        if info.get(k):
+            items.append((k.replace("_", " "), e_(str(info[k]))))
+    rep = e.data.get("reported")
+    if rep:
+        src = e_(rep["source"])
+        if rep.get("url"):
+            src = f'<a href="{e_(rep["url"], quote=True)}">{src}</a>'
+        items.append(("reported source", src + f" (confidence {e_(rep['confidence'])})"))
+    m = e.data.get("measured")
+    if m:
+        sha = (m["weights"].get("sha256") or "")[:12]
+        items.append(("measured", e_(f"dfbench {m['dfbench_version']}, protocol {m['protocol_hash'][:12]}"
+                                     + (f", weights {sha}" if sha else ""))))
+        hw = m.get("hardware") or {}
+        if hw:
+            items.append(("hardware", e_(f"{hw.get('cpu')}, {hw.get('threads')} threads, torch {hw.get('torch')}, "
+                                         f"{hw.get('device')}")))
+        for lv in ("video", "frame"):
+            met = m["metrics"].get(lv) or {}
+            vals = ", ".join(f"{k.upper()} {T.pct(met[k])}" for k in ("auc", "ap", "eer", "acc") if met.get(k) is not None)
+            if vals:
+                items.append((f"{lv}-level metrics", e_(vals)))
+    note = T.footnote(e)
+    if note:
+        items.append(("note", e_(note)))
+    body = "".join(f"<dt>{e_(k)}</dt><dd>{v}</dd>" for k, v in items)
+    return f'<tr class="more" hidden><td colspan="{ncols}"><dl>{body}</dl></td></tr>'
+
+
+def _table_html(d: str, p: str, rows: list[Entry]) -> str:
+    e_ = html.escape
+    cols = T.table_columns(rows)
+    rank = T.ranks(rows)
+    head = ['<th class="num" data-t="num" title="rank by AUC (measured, else reported)">#</th>',
+            '<th data-t="text">detector</th>']
+    for c in cols:
+        cls = ("num" if c.numeric else "") + (f" c-opt c-{c.key}" if c.optional else "")
+        head.append(f'<th class="{cls.strip()}" title="{e_(c.tip, quote=True)}">{e_(c.label)}</th>')
+    head.append('<th data-t="text">flags</th>')
+    ncols = len(head)
+    parts = ['<table class="board"><thead><tr>' + "".join(head) + "</tr></thead>"]
+    for e in rows:
+        did = e.data["detector_id"]
+        kind = "measured" if e.data.get("measured") else "reported"
+        cls = "entry" + ("" if T.is_ranked(e) else " unranked")
+        r = rank.get(did)
+        det = e.data.get("detector") or {}
+        tip = " — ".join(x for x in (det.get("name"), det.get("paper")) if x)
+        cells = [f'<td class="num rank" data-t="num" data-v="{"" if r is None else r}">{"—" if r is None else r}</td>',
+                 f'<td class="det" data-t="text" data-v="{_attr(did.lower())}"><button type="button" class="more-btn" '
+                 f'aria-expanded="false" title="details">▸</button><code title="{e_(tip, quote=True)}">{e_(did)}</code></td>']
+        cells += [_html_cell(c, c.cell(e)) for c in cols]
+        cells.append(f'<td class="flags" data-t="text" data-v="{_attr(" ".join(e.data["flags"]))}">{_badges(e)}</td>')
+        parts.append(f'<tbody class="{cls}" data-kind="{kind}"><tr>' + "".join(cells) + "</tr>" + _details(e, ncols)
+                     + "</tbody>")
+    parts.append("</table>")
+    return "".join(parts)
+
+
+def _plots(d: str, p: str, rows: list[Entry]) -> list[str]:
+    out = []
+    where = f"{d}/{p}"
+    fid = T.anchor(d, p)
+    rocs = []
+    for e in rows:
+        roc = (e.data.get("measured") or {}).get("roc")
+        if roc:
+            auc = T.measured_metrics(e).get("auc")
+            rocs.append(Series(e.data["detector_id"], points={"roc": list(zip(roc["fpr"], roc["tpr"], strict=True))},
+                               detail="" if auc is None else f"(AUC {T.pct(auc)})"))
+    if rocs:
+        out.append(roc_figure(f"roc-{fid}", rocs, f"Video-level ROC curves measured by dfbench, {where}. "
+                                                  "Click a legend entry to hide or show a curve; hover to highlight."))
+    rob = T.robustness_rows(rows)
+    if rob:
+        types = sorted({t for _, _, r in rob for t in r}, key=T.corruption_order)
+        known = {int(k) for _, _, r in rob for lv in r.values() for k in lv if k != "mean"} | {1, 5}
+        levels = list(range(min(known), max(known) + 1))
+        series = []
+        for e, kind, r in rob:
+            clean = (T.measured_metrics(e) if kind == "measured" else T.reported_metrics(e)).get("auc")
+            series.append(Series(f"{e.data['detector_id']} ({kind})", dashed=kind == "reported",
+                                 points={t: [(int(k), v) for k, v in lv.items() if k != "mean"] for t, lv in r.items()},
+                                 flat={t: lv["mean"] for t, lv in r.items() if "mean" in lv and len(lv) == 1},
+                                 reference=clean))
+        out.append(small_multiples(
+            f"rob-{fid}", types, series, x_levels=levels, x_title="corruption level (1 = mildest, 5 = strongest)",
+            y_title="AUC (%)", caption=f"Robustness, {where}: AUC per corruption type and level (names as in "
+            "dfbench list corruptions). Solid: measured by dfbench; dashed: reported (a flat dashed line where "
+            "only the mean over levels is reported); dotted: the same entry's clean AUC."))
+    return out
+
+
 def render_html(entries: list[Entry]) -> str:
     e_ = html.escape
-    groups = _groups(entries)
+    groups = T.groups(entries)
+    trains = sorted({T.train_key(p) for _, p, _ in groups}, key=lambda k: (T.train_label(k).lower(), k))
+    opts = "".join(f'<option value="{e_(k)}">{e_(T.train_label(k))}</option>' for k in trains)
+    picker = "".join(f'<label><input type="checkbox" value="{k}"> {e_(label)}</label>' for k, label in T.OPTIONAL_GROUPS)
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<link rel="icon" href="data:,">', "<title>dfbench leaderboards</title>", f"<style>{_CSS}</style></head><body>",
+        '<link rel="icon" href="data:,">', "<title>dfbench leaderboards</title>",
+        f"<style>{_CSS}{CHART_CSS}</style>", '<style id="col-style"></style></head><body>',
         "<h1>dfbench leaderboards</h1>",
-        '<p class="note">Generated by <code>dfbench leaderboard render</code> from the JSON entries; do not edit. '
-        "<b>Reported</b> = the paper's number (reported, not reproduced here; confidence H/M/L). <b>Measured</b> = "
-        "dfbench's own run with a 95 % bootstrap CI over videos. Percentages; ↑ higher is better, ↓ lower is better. "
-        "Cost columns (params, GMACs, best model-only throughput with its configuration, end-to-end videos/s) come "
-        "from <code>dfbench bench</code> on the machine named under each table. "
-        "Click a column header to sort. Tables measured under different protocols must not be compared.</p>",
-        "<ul>",
+        f'<p class="note">{len(entries)} entries in {len(groups)} tables, generated by <code>dfbench leaderboard '
+        "render</code> from the JSON entries (do not edit). <b>AUC reported</b>: the paper's number, not reproduced "
+        "here, with its confidence tag (H read in the source, M issue thread or abstract, L recalled: verify). "
+        "<b>AUC measured</b>: dfbench's own run, with a 95 % bootstrap CI over videos where there is one. "
+        "<b>Δ</b>: measured − reported, percentage points. Percentages; ↑ higher is better. Hover a flag for its "
+        "meaning, click ▸ for a row's details, click a header to sort. Tables measured under different protocols "
+        "must not be compared.</p>",
+        '<div class="bar"><label>training data <select id="f-train"><option value="all">all</option>' + opts
+        + '</select></label><label>entries <select id="f-kind"><option value="all">all</option>'
+        '<option value="measured">measured here</option><option value="reported">reported only</option></select>'
+        '</label><details><summary>more columns</summary><div class="picker">' + picker + "</div></details>"
+        f'<span id="f-count" class="note">{len(entries)} entries shown</span></div>',
+        '<ul class="toc">',
     ]
-    for d, p, _rows in groups:
-        parts.append(f'<li><a href="#{_anchor(d, p)}">{e_(_title(d, p))}</a> <code>{e_(d)}/{e_(p)}</code></li>')
+    for d, p, rows in groups:
+        parts.append(f'<li id="toc-{T.anchor(d, p)}"><a href="#{T.anchor(d, p)}">{e_(T.title(d, p))}</a> '
+                     f"({len(rows)})</li>")
     parts.append("</ul>")
     for d, p, rows in groups:
-        cols = _columns(rows)
-        parts += [f'<section id="{_anchor(d, p)}">', f"<h2>{e_(_title(d, p))}</h2>",
-                  f'<p class="note">Protocol <code>{e_(d)}/{e_(p)}</code>.</p>',
-                  '<table class="board"><thead><tr><th data-type="text">detector</th>']
-        for _, label, up in cols:
-            arrow = "↑" if up else "↓"
-            parts.append(f'<th data-type="num">{label} {arrow} reported</th><th data-type="num">{label} {arrow} measured [95% CI]</th>')
-        costs = any(_cost(e) for e in rows)
-        cost_heads = "".join(f'<th data-type="num" class="cost">{label} {"↑" if up else "↓"}</th>'
-                             for label, up in COST_COLUMNS) if costs else ""
-        parts.append('<th data-type="text">videos real/fake</th><th data-type="num">videos/s ↑</th>' + cost_heads
-                     + '<th data-type="text">training data; checkpoint selection</th><th data-type="text">flags</th>'
-                     '<th data-type="text">source</th></tr></thead><tbody>')
-        for e in rows:
-            cells = [f"<td><code>{e_(e.data['detector_id'])}</code>" + ("" if is_ranked(e.data) else " (unranked)")
-                     + "</td>"]
-            for key, _, _ in cols:
-                for fn, cls in ((_rep_cell, "num rep"), (_meas_cell, "num")):
-                    text, v = fn(e, key)
-                    cells.append(f'<td class="{cls}" data-v="{"" if v is None else repr(round(float(v), 6))}">{e_(text)}</td>')
-            stext, sv = _speed(e)
-            cells += [f"<td>{e_(_counts(e))}</td>",
-                      f'<td class="num" data-v="{"" if sv is None else repr(round(sv, 6))}">{e_(stext)}</td>']
-            if costs:
-                cells += [f'<td class="num cost" data-v="{_data_v(v)}">{e_(text)}</td>' for text, v in _cost_cells(e)]
-            cells += [f"<td>{e_(_training(e))}</td>",
-                      "<td>" + "".join(f'<span class="flag">{e_(f)}</span>' for f in e.data["flags"]) + "</td>",
-                      f"<td>{_source_html(e)}</td>"]
-            parts.append("<tr>" + "".join(cells) + "</tr>")
-        parts.append("</tbody></table>")
-        notes = _footnotes(rows) + [n.replace('`', '') for n in _cost_notes(rows)]
+        parts += [f'<section class="board-section" id="{T.anchor(d, p)}" data-train="{e_(T.train_key(p))}">',
+                  f"<h2>{e_(T.title(d, p))}</h2>", f'<p class="note">Protocol <code>{e_(d)}/{e_(p)}</code>.</p>',
+                  _table_html(d, p, rows)]
+        notes = [n.replace("`", "") for n in T.cost_notes(rows)]
         if notes:
             parts.append('<ul class="note">' + "".join(f"<li>{e_(n)}</li>" for n in notes) + "</ul>")
         plots = _plots(d, p, rows)
         if plots:
             parts.append('<div class="plots">' + "".join(plots) + "</div>")
         parts.append("</section>")
-    parts += [f"<script>{_JS}</script>", "</body></html>", ""]
+    parts += [f"<script>{_JS}{CHART_JS}</script>", "</body></html>", ""]
     return "\n".join(parts)
-
-
-def _data_v(v: float | None) -> str:
-    """Sort key of a numeric cell; rounded so the page does not change with float noise."""
-    return "" if v is None else repr(round(float(v), 6))
-
-
-def _source_html(e: Entry) -> str:
-    rep = e.data.get("reported") or {}
-    text = html.escape(_source(e))
-    if rep.get("url"):
-        return f'<a href="{html.escape(rep["url"])}">{text}</a>'
-    return text
-
-
-def _plots(d: str, p: str, rows: list[Entry]) -> list[str]:
-    out = []
-    rocs = [(e.data["detector_id"], e.data["measured"]["roc"]) for e in rows if (e.data.get("measured") or {}).get("roc")]
-    if rocs:
-        out.append(_roc_svg(f"{d}/{p}", rocs))
-    rob = _robustness_rows(rows)
-    types = sorted({t for _, _, r in rob for t in r}, key=_corr_order)
-    for t in types:
-        series = [(f"{det} ({kind})", r[t]) for det, kind, r in rob if t in r]
-        out.append(_robustness_svg(f"{d}/{p}", t, series))
-    return out
-
-
-def _xy(x: float, y: float, w: int, h: int, m: int) -> str:
-    return f"{m + x * (w - 2 * m):.1f},{h - m - y * (h - 2 * m):.1f}"
-
-
-def _axes(w: int, h: int, m: int, xlabel: str, ylabel: str, xticks: list[tuple[float, str]], yticks) -> list[str]:
-    s = [f'<rect x="{m}" y="{m}" width="{w - 2 * m}" height="{h - 2 * m}" fill="none" stroke="#999"/>']
-    for v, lab in xticks:
-        x, y = _xy(v, 0, w, h, m).split(",")
-        s.append(f'<text x="{x}" y="{float(y) + 14:.1f}" text-anchor="middle">{lab}</text>')
-    for v, lab in yticks:
-        x, y = _xy(0, v, w, h, m).split(",")
-        s.append(f'<text x="{float(x) - 4:.1f}" y="{float(y) + 4:.1f}" text-anchor="end">{lab}</text>')
-        s.append(f'<line x1="{m}" x2="{w - m}" y1="{y}" y2="{y}" stroke="#eee"/>')
-    s.append(f'<text x="{w / 2:.0f}" y="{h - 6}" text-anchor="middle">{xlabel}</text>')
-    s.append(f'<text x="12" y="{h / 2:.0f}" transform="rotate(-90 12 {h / 2:.0f})" text-anchor="middle">{ylabel}</text>')
-    return s
-
-
-def _legend(names: list[str], x: int, y: int) -> list[str]:
-    s = []
-    for i, n in enumerate(names):
-        c = PALETTE[i % len(PALETTE)]
-        s.append(f'<rect x="{x}" y="{y + 14 * i - 8}" width="10" height="3" fill="{c}"/>'
-                 f'<text x="{x + 14}" y="{y + 14 * i - 4}">{html.escape(n)}</text>')
-    return s
-
-
-def _roc_svg(where: str, rocs: list[tuple[str, dict]]) -> str:
-    w, h, m = 360, 320, 40
-    ticks = [(i / 4, f"{i / 4:.2f}") for i in range(5)]
-    s = [f'<figure><svg class="roc" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h + 14 * len(rocs)}" '
-         f'role="img" aria-label="ROC curves {html.escape(where)}">']
-    s += _axes(w, h, m, "false positive rate", "true positive rate", ticks, ticks)
-    s.append(f'<line x1="{_xy(0, 0, w, h, m).split(",")[0]}" y1="{_xy(0, 0, w, h, m).split(",")[1]}" '
-             f'x2="{_xy(1, 1, w, h, m).split(",")[0]}" y2="{_xy(1, 1, w, h, m).split(",")[1]}" stroke="#ccc" stroke-dasharray="4 3"/>')
-    for i, (_, roc) in enumerate(rocs):
-        pts = " ".join(_xy(f, t, w, h, m) for f, t in zip(roc["fpr"], roc["tpr"], strict=True))
-        s.append(f'<polyline class="curve" fill="none" stroke="{PALETTE[i % len(PALETTE)]}" stroke-width="1.8" points="{pts}"/>')
-    s += _legend([n for n, _ in rocs], m, h + 6)
-    s.append("</svg>")
-    s.append(f"<figcaption>Video-level ROC (measured), {html.escape(where)}</figcaption></figure>")
-    return "".join(s)
-
-
-def _robustness_svg(where: str, ctype: str, series: list[tuple[str, dict]]) -> str:
-    w, h, m = 320, 260, 40
-    levels = sorted({int(k) for _, r in series for k in r if k != "mean"} | {1, 5})
-    lo, hi = min(levels), max(levels)
-    span = max(hi - lo, 1)
-    allv = [v for _, r in series for v in r.values()]
-    ymin = min(0.5, min(allv) - 0.02)
-    scale = lambda v: (v - ymin) / (1 - ymin)  # noqa: E731
-    xt = [((lv - lo) / span, str(lv)) for lv in levels]
-    yt = [(scale(v), f"{v:.2f}") for v in (ymin, (ymin + 1) / 2, 1.0)]
-    s = [f'<figure><svg class="robustness" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h + 14 * len(series)}" '
-         f'role="img" aria-label="robustness {html.escape(ctype)} {html.escape(where)}">']
-    s += _axes(w, h, m, f"{ctype} level", "video AUC", xt, yt)
-    for i, (_, r) in enumerate(series):
-        c = PALETTE[i % len(PALETTE)]
-        pts = sorted((int(k), v) for k, v in r.items() if k != "mean")
-        if pts:
-            s.append(f'<polyline class="curve" fill="none" stroke="{c}" stroke-width="1.8" points="'
-                     + " ".join(_xy((lv - lo) / span, scale(v), w, h, m) for lv, v in pts) + '"/>')
-            s += [f'<circle cx="{_xy((lv - lo) / span, scale(v), w, h, m).split(",")[0]}" '
-                  f'cy="{_xy((lv - lo) / span, scale(v), w, h, m).split(",")[1]}" r="2.5" fill="{c}"/>' for lv, v in pts]
-        if "mean" in r:  # only the average over levels is known: a dashed level line
-            a, b = _xy(0, scale(r["mean"]), w, h, m), _xy(1, scale(r["mean"]), w, h, m)
-            s.append(f'<line class="curve" x1="{a.split(",")[0]}" y1="{a.split(",")[1]}" x2="{b.split(",")[0]}" '
-                     f'y2="{b.split(",")[1]}" stroke="{c}" stroke-dasharray="5 3" stroke-width="1.5"/>')
-    s += _legend([n for n, _ in series], m, h + 6)
-    s.append("</svg>")
-    s.append(f"<figcaption>Robustness to {html.escape(ctype)} (dashed: mean over levels only), "
-             f"{html.escape(where)}</figcaption></figure>")
-    return "".join(s)
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -502,7 +376,7 @@ def rendered_pages(root: str | Path = DEFAULT_ROOT) -> dict[str, str]:
 
 def render_tree(root: str | Path = DEFAULT_ROOT, check: bool = False) -> list[Path]:
     """Write README.md and index.html under ``root``; with ``check`` only compare and raise if stale."""
-    from ..fileio import atomic_write_bytes
+    from ..weights import atomic_write_bytes
 
     root = Path(root)
     pages = rendered_pages(root)
@@ -520,4 +394,3 @@ def render_tree(root: str | Path = DEFAULT_ROOT, check: bool = False) -> list[Pa
         raise LeaderboardError(f"stale leaderboard page(s): {', '.join(map(str, stale))} differ from a fresh render of "
                                f"the JSON entries; run `dfbench leaderboard render` and commit the result")
     return written
-

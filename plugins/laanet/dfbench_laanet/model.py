@@ -475,6 +475,10 @@ class LAANetDetector(Detector):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.run_net(x, self.inference_heads)["cls"][:, 0]
 
+    # How `dfbench predict --explain` titles the map and labels its colour bar.
+    explain_heatmap_title = "LAA-Net artifact heatmap"
+    explain_heatmap_label = "P(blending artifact), sigmoid of heatmap"
+
     @torch.no_grad()
     def explain(self, x: torch.Tensor) -> dict[str, Any]:
         """``logits`` ``[B]`` and ``heatmap`` ``[B, H, W]``: sigmoid(hm) resized to the crop size.

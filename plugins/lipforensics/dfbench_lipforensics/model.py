@@ -385,17 +385,19 @@ class LipForensicsDetector(Detector):
 
         return max_frames_for(self.variant, dataset) or None
 
+    explain_clip_name = "mouth"  # `dfbench predict --explain` writes mouth_<frame>.gif / .png strips
+
     def explain(self, x: torch.Tensor) -> dict[str, Any]:
-        """``logits`` [B], ``frame_weights`` [B, T] (attention, or uniform for the mean variant)
-        and ``frame_logits`` [B, T] (the head applied to each time step)."""
+        """``logits`` [B], ``frame_logits`` [B, T] (the head applied to each time step) and, for
+        variants with temporal attention only, ``frame_weights`` [B, T]. The mean variants have no
+        weights to show: their uniform 1/T would be drawn as if it were data."""
         if x.dtype != torch.uint8:
             raise TypeError(f"{type(self).__name__} expects uint8 crops, got {x.dtype}")
         out = self.net.forward_with_weights(self._to_official_layout(self.normalise(x)))
-        return {
-            "logits": out["logits"][:, 0].float(),
-            "frame_weights": out["frame_weights"].float(),
-            "frame_logits": out["frame_logits"].float(),
-        }
+        res = {"logits": out["logits"][:, 0].float(), "frame_logits": out["frame_logits"].float()}
+        if self.net.tcn.attention is not None:
+            res["frame_weights"] = out["frame_weights"].float()
+        return res
 
     def configure_inference(self, **options: Any) -> None:
         """Inference fast path, called by the runner. ``channels_last`` (default on) lays the 3D

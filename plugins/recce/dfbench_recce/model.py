@@ -254,6 +254,10 @@ class RecceDetector(Detector):
         logits, _ = self._run(x)
         return logits[:, 0]
 
+    # How `dfbench predict --explain` titles the map and labels its colour bar.
+    explain_heatmap_title = "reconstruction error"
+    explain_heatmap_label = "|x − x̂| / 2 in [-1, 1] pixel space"
+
     @torch.no_grad()
     def explain(self, x: torch.Tensor) -> dict[str, Any]:
         """``logits [B]``, ``reconstruction`` (uint8 ``[B, 3, H, W]``) and ``heatmap`` ``[B, H, W]``.
