@@ -163,7 +163,7 @@ def _pins(expected: str | None, cfg_file: str | None, card_file: str | None) -> 
 
 
 def _sha256(path: str | Path) -> str:
-    from .weights import sha256_file
+    from .fileio import sha256_file
 
     return sha256_file(path)
 

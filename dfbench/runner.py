@@ -24,12 +24,12 @@ import numpy as np
 
 from . import __version__
 from .errors import DfbenchError
+from .fileio import atomic_write_json
 from .indexing import resolve_dataset_items
 from .pipeline import FaceStage, ModelStage, PreparedVideo, prefetch
 from .registry import Registry, get_registry
 from .results import PARTIAL_FILE, SCHEMA_VERSION, finalize_run, read_partial
 from .specs import DatasetSpec, VideoItem
-from .weights import atomic_write_json
 
 log = logging.getLogger(__name__)
 
