@@ -630,7 +630,7 @@ def bench_command(
     if not output:
         click.echo(text)
         return
-    from .weights import atomic_write_bytes
+    from .fileio import atomic_write_bytes
 
     atomic_write_bytes(output, (text + "\n").encode())
     for res in results:

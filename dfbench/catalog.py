@@ -20,13 +20,15 @@ def catalog_rows(kind: str, registry: Registry | None = None) -> list[dict[str, 
     if kind == "corruptions":
         return [{"name": s.name, "levels": list(s.levels), "suites": list(s.suites), "scope": s.scope,
                  "official_name": s.official_name, "parameters": {str(k): v for k, v in s.parameters.items()},
+                 "aliases": sorted(a for a, n in reg.aliases["corruption"].items() if n == s.name),
                  "plugin": reg.owner[("corruption", s.name)],
                  "summary": f"levels {s.levels[0]}-{s.levels[-1]}" + (f", suite {','.join(s.suites)}" if s.suites else "")
                  + (f" — {s.description}" if s.description else "")}
                 for s in sorted(reg.corruptions.values(), key=lambda s: s.name)]
     if kind == "croppers":
         return [{"name": s.name, "defaults": dict(s.defaults), "temporal": s.temporal,
-                 "plugin": reg.owner[("cropper", s.name)], "summary": s.description}
+                 "aliases": list(s.aliases), "plugin": reg.owner[("cropper", s.name)],
+                 "summary": s.description + (f" (alias: {', '.join(s.aliases)})" if s.aliases else "")}
                 for s in sorted(reg.croppers.values(), key=lambda s: s.name)]
     raise ValueError(kind)
 

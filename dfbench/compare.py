@@ -113,7 +113,7 @@ def compare_runs(run_dirs: list[str | Path], output: str | Path | None = None, *
         out = Path(output)
         out.mkdir(parents=True, exist_ok=True)
         report["plots"] = _plots(runs, out)
-        from .weights import atomic_write_json
+        from .fileio import atomic_write_json
 
         atomic_write_json(out / "comparison.json", report)
     return report

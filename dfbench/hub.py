@@ -163,7 +163,7 @@ def _pins(expected: str | None, cfg_file: str | None, card_file: str | None) -> 
 
 
 def _sha256(path: str | Path) -> str:
-    from .weights import sha256_file
+    from .fileio import sha256_file
 
     return sha256_file(path)
 
@@ -181,14 +181,15 @@ def hub_config(detector_id: str, weights_dir: str | Path, registry=None) -> dict
     if not wfile.exists():
         raise WeightsError(f"no {WEIGHTS_FILE} in {wdir}; write one with save_weights, a training command "
                            f"or `dfbench convert`")
-    local = json.loads((wdir / CONFIG_FILE).read_text()) if (wdir / CONFIG_FILE).exists() else {}
+    from .weights import check_architecture, read_config
+
+    local = read_config(wdir / CONFIG_FILE) if (wdir / CONFIG_FILE).exists() else {}
     sha = _sha256(wfile)
     if local.get("sha256") and local["sha256"] != sha:
         raise WeightsError(f"{wfile} does not match the sha256 in {wdir / CONFIG_FILE} "
                            f"({local['sha256']} vs {sha}); refusing to publish a changed or corrupted file")
-    if local.get("variant") and local["variant"] != resolved.variant.name:
-        raise WeightsError(f"{wdir} holds weights for variant {local['variant']!r} but {detector_id} is variant "
-                           f"{resolved.variant.name!r}; pass --detector {resolved.spec.name}_{local['variant']}")
+    # Family first, then variant, with only suggestions that exist (as when loading).
+    check_architecture(local, resolved.spec.name, resolved.variant.name, str(wdir), reg.detector_ids())
     inp = resolved.variant.input
     cropper_defaults: dict[str, Any] = {}
     try:

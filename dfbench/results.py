@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from .fileio import atomic_write_bytes, atomic_write_json
 from .metrics import frame_metrics, roc_points, video_metrics
 from .specs import VideoItem
-from .weights import atomic_write_bytes, atomic_write_json
 
 SCHEMA_VERSION = 1
 PARTIAL_FILE = "predictions.partial.jsonl"

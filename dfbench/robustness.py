@@ -67,8 +67,7 @@ CSV_COLUMNS = (
 
 
 def _atomic_write(path: Path, data: bytes | dict) -> None:
-    # dfbench.weights imports torch; importing it lazily keeps `dfbench --help` instant.
-    from .weights import atomic_write_bytes, atomic_write_json
+    from .fileio import atomic_write_bytes, atomic_write_json
 
     if isinstance(data, dict):
         atomic_write_json(path, data)

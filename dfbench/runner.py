@@ -24,6 +24,7 @@ import numpy as np
 
 from . import __version__
 from .errors import DfbenchError
+from .fileio import atomic_write_json
 from .indexing import resolve_dataset_items
 from .media.policy import MISSING_FACE_POLICIES
 from .pipeline import FaceStage, ModelStage, PreparedVideo, SystemicFailure, prefetch
@@ -46,7 +47,6 @@ from .run_identity import (
     software_versions,
 )
 from .specs import DatasetSpec, VideoItem
-from .weights import atomic_write_json
 
 log = logging.getLogger(__name__)
 

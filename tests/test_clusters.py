@@ -118,6 +118,9 @@ def test_results_and_compare_use_identity_clusters(tmp_path):
         assert row["bootstrap_unit"] == "cluster" and len(row["auc_ci95"]) == 2 and len(row["ap_ci95"]) == 2
     stored = json.loads((out_a / "results.json").read_text())
     assert stored["metrics"]["video"]["bootstrap"]["unit"] == "identity cluster"
+    from dfbench.leaderboard.entries import measured_block
+
+    assert measured_block(stored)["protocol"]["bootstrap"]["n_clusters"] == 10  # the leaderboard keeps it
     out_b, _ = _ffpp_run(tmp_path, "b", 0.3)
     report = compare_runs([out_a, out_b], n_bootstrap=300)
     (pair,) = report["paired"]

@@ -199,3 +199,12 @@ def test_leaderboard_modules_import_one_way():
     assert "update" not in _imports(pkg / "entries.py")
     assert not {"render", "update", "cli"} & _imports(pkg / "cost.py")
     assert not {"cost", "update", "cli"} & _imports(pkg / "render.py")
+
+
+def test_a_broken_entry_file_is_named(tmp_path):
+    from dfbench.leaderboard import LeaderboardError, add_result
+
+    path = add_result(_results(), tmp_path, render=False)
+    path.write_text('{"detector_id": ')
+    with pytest.raises(LeaderboardError, match=f"{path} is not valid JSON"):
+        add_result(_results(), tmp_path, render=False)

@@ -27,7 +27,6 @@ Any change to what the generator produces must bump :data:`DEMO_VERSION`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..fileio import sha256_file
 from ..specs import VideoItem
 from .common import UnknownSplitError
 
@@ -68,11 +68,7 @@ def default_cache_root() -> Path:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
 @contextlib.contextmanager

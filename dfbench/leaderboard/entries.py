@@ -200,7 +200,9 @@ def measured_block(results: dict[str, Any]) -> dict[str, Any]:
                      ("aggregation", "flip_test", "missing_face", "precision", "checkpoint_selection")}
                     | {"frames": results.get("protocol", {}).get("frames"),
                        "cropper": (results.get("protocol", {}).get("cropper") or {}).get("name"),
-                       "dataset_version": results["dataset"].get("version")},
+                       "dataset_version": results["dataset"].get("version")}
+                    # what the CIs resample (videos, or identity clusters) — absent in older results
+                    | ({"bootstrap": m["video"]["bootstrap"]} if m.get("video", {}).get("bootstrap") else {}),
         "dfbench_version": str(env.get("dfbench", "unknown")),
         "git_commit": env.get("git_commit"),
         "hardware": {k: env.get(k) for k in ("cpu", "platform", "threads", "device", "torch", "python") if k in env},

@@ -35,6 +35,7 @@ FLAGS = (
 UNRANKED_FLAGS = ("subset", "partial-dataset", "other-protocol")
 """Entries with one of these flags are shown but left out of the ranking unless ranked explicitly."""
 METRICS = ("auc", "ap", "eer", "acc", "f1_best")
+"""``f1_best`` is the oracle F1: its threshold was chosen on the test set itself (an upper bound)."""
 
 _unit = {"type": "number", "minimum": 0, "maximum": 1}
 _ci = {"type": ["array", "null"], "items": {"type": ["number", "null"]}, "minItems": 2, "maxItems": 2}

@@ -129,7 +129,7 @@ def _add_result(results, root, *, detector_id, protocol, trained_on, rank) -> Pa
     proto_slug = protocol or auto_slug
     dataset = slug(results["dataset"]["id"]).replace("-", "_")
     path = entry_path(root, dataset, proto_slug, det_id)
-    old = json.loads(path.read_text()) if path.exists() else None
+    old = _read_entry(path)
     corr = results.get("corruption")
     if corr:
         return _add_robustness(results, root, path, old, det_id, dataset, corr)
@@ -181,6 +181,16 @@ def _add_result(results, root, *, detector_id, protocol, trained_on, rank) -> Pa
         entry["footnote"] = ("Embedded demo split (generated faces, self-blended and face-swapped fakes): "
                              "a smoke test of the whole pipeline, not a benchmark. Numbers vary per machine.")
     return write_entry(root, entry)
+
+
+def _read_entry(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LeaderboardError(f"{path} is not valid JSON ({e}); restore it (`git checkout -- {path}`) or delete "
+                               f"it, then add the run again") from None
 
 
 def _add_robustness(results, root, path: Path, old, det_id: str, dataset: str, corr: dict) -> Path:

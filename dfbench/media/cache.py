@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..fileio import atomic_write_bytes
 from .types import FaceCrops
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,8 @@ def cache_dir_for(cache_root: str | Path, key: Mapping[str, Any]) -> Path:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    # A cache can be rebuilt: atomic (never half a file) but without the cost of an fsync.
+    atomic_write_bytes(path, data, fsync=False)
 
 
 def _lms_to_list(lms: np.ndarray | None) -> list | None:
