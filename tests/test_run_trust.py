@@ -333,3 +333,18 @@ def test_robustness_cells_report_videos_that_lost_their_face(testing_registry, t
         assert cell["videos_failed"] == 4
     assert read_csv(tmp_path / "out" / "robustness.csv")[1]["videos_lost_face"] == 4
     assert "noise:5 4" in "\n".join(summary_lines(doc))
+
+
+def test_ffmpeg_log_lines_do_not_leak_into_the_output(tmp_path):
+    from dfbench.testing import make_face_frames, write_video
+
+    good = write_video(tmp_path / "good.mp4", make_face_frames(30, seed=1)).read_bytes()
+    damaged = bytearray(good)
+    damaged[len(good) // 3: len(good) // 3 + 2000] = b"\x55" * 2000  # decoder errors, still decodable
+    (tmp_path / "bad.mp4").write_bytes(bytes(damaged))
+    env = _env(tmp_path)
+    env.pop("OPENCV_FFMPEG_LOGLEVEL", None)
+    proc = subprocess.run(DFBENCH + ["predict", str(tmp_path / "bad.mp4"), "-d", "oracle"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert " @ 0x" not in proc.stderr + proc.stdout
