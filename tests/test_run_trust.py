@@ -348,3 +348,11 @@ def test_ffmpeg_log_lines_do_not_leak_into_the_output(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert " @ 0x" not in proc.stderr + proc.stdout
+
+
+def test_a_detector_that_lays_itself_out_channels_last_is_recorded_so():
+    from dfbench.pipeline import ModelStage
+
+    spec = pytest.importorskip("dfbench_lipforensics.spec")
+    stage = ModelStage(spec.make_spec().build("test"), channels_last=False)  # LipForensics switches it on itself
+    assert stage.effective()["channels_last"] is True
