@@ -356,3 +356,17 @@ def test_a_detector_that_lays_itself_out_channels_last_is_recorded_so():
     spec = pytest.importorskip("dfbench_lipforensics.spec")
     stage = ModelStage(spec.make_spec().build("test"), channels_last=False)  # LipForensics switches it on itself
     assert stage.effective()["channels_last"] is True
+
+
+def test_robustness_refuses_untrained_and_bad_devices_before_writing(testing_registry, clean, tmp_path):
+    from dfbench.robustness import run_robustness
+
+    det = _oracle()
+    det.trained = False
+    with pytest.raises(DfbenchError, match="--allow-untrained"):
+        run_robustness(det, "synthetic", tmp_path / "r", suite="blur:1", data_root=clean, progress=False,
+                       registry=testing_registry)
+    with pytest.raises(DfbenchError, match="--device nonsense"):
+        run_robustness(_oracle(), "synthetic", tmp_path / "r", suite="blur:1", data_root=clean, progress=False,
+                       registry=testing_registry, device="nonsense")
+    assert not (tmp_path / "r").exists()
