@@ -370,3 +370,37 @@ def test_robustness_refuses_untrained_and_bad_devices_before_writing(testing_reg
         run_robustness(_oracle(), "synthetic", tmp_path / "r", suite="blur:1", data_root=clean, progress=False,
                        registry=testing_registry, device="nonsense")
     assert not (tmp_path / "r").exists()
+
+
+def test_two_hugging_face_datasets_never_share_cached_crops(testing_registry, tmp_path):
+    from dfbench.runner import _open_cache
+
+    reg = testing_registry
+    spec = reg.dataset("hf")
+    det = _oracle()
+    cropper, settings = reg.build_cropper("dlib_align", {})
+
+    def root(**opts):
+        return _open_cache(tmp_path, spec, "dlib_align", settings, cropper, det.input_spec, None, opts).root
+
+    assert root(path_or_id="org/a") != root(path_or_id="org/b") != root(path_or_id="org/b", revision="v2")
+    assert root(path_or_id="org/a") == root(path_or_id="org/a", label_column="kind")
+
+
+def test_cached_crops_of_a_changed_file_are_a_miss(tmp_path):
+    import numpy as np
+
+    from dfbench.media.cache import CropCache
+    from dfbench.media.types import FaceCrops
+
+    cache = CropCache(tmp_path / "c", {"hash": "x"})
+    crop = np.zeros((8, 8, 3), np.uint8)
+    crops = FaceCrops(crops=[crop], landmarks=[None], boxes=[None], n_faces=[1], others=[[]], frame_indices=[0])
+    cache.put("k", crops, source={"path": "/v.mp4", "size": 10, "mtime_ns": 1})
+    assert cache.get("k", source={"path": "/v.mp4", "size": 10, "mtime_ns": 1}) is not None
+    assert cache.get("k", source={"path": "/v.mp4", "size": 11, "mtime_ns": 2}) is None
+    # An unsigned entry (written by `dfbench prepare`) counts only when it is newer than the file.
+    cache.put("u", crops)
+    shard_ns = cache.shard_path("u").stat().st_mtime_ns
+    assert cache.get("u", source={"path": "/v.mp4", "size": 10, "mtime_ns": shard_ns - 10**9}) is not None
+    assert cache.get("u", source={"path": "/v.mp4", "size": 10, "mtime_ns": shard_ns + 10**9}) is None
