@@ -124,6 +124,23 @@ def test_a_detector_raising_on_one_video_fails_only_that_video(testing_registry,
     assert pd.read_parquet(tmp_path / "r" / "predictions.parquet")["video_key"].nunique() == 5
 
 
+def test_a_corruption_raising_on_one_video_fails_only_that_video(testing_registry, clean, tmp_path, monkeypatch):
+    spec = testing_registry.corruptions["blur"]
+    calls = {"n": 0}
+
+    def flaky(frames, level, seed):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise MemoryError("corruption ran out of scratch space")
+        return frames.copy()
+
+    monkeypatch.setitem(testing_registry.corruptions, "blur", replace(spec, apply=flaky))
+    res = _eval(testing_registry, clean, tmp_path / "c", corruption="blur:1")
+    assert res["counts"]["videos_scored"] == 5
+    (fail,) = res["failures"]
+    assert fail["kind"] == "MemoryError" and "scratch space" in fail["reason"]
+
+
 def test_the_same_error_on_consecutive_videos_stops_the_run(testing_registry, clean, tmp_path):
     with pytest.raises(DfbenchError, match="same error on 3 consecutive videos.*boom"):
         _eval(testing_registry, clean, tmp_path / "s", det=_raising(), max_consecutive_errors=3)
