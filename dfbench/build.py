@@ -57,7 +57,8 @@ def build_detector(name, weights: str | None = None, *, registry: Registry | Non
         if require_weights:
             raise WeightsError(f"{resolved.id} has no weights; pass --weights DIR (or a tagged id, e.g. "
                                f"{resolved.spec.name}.{resolved.spec.weights[0].tag if resolved.spec.weights else 'TAG'})")
-        log.warning("%s: no trained weights; the detector is untrained", resolved.id)
+        # Runs refuse it (or flag it with --allow-untrained); a warning here would only repeat that.
+        log.info("%s: no trained weights; the detector is untrained", resolved.id)
         return det
     path = fetch_weights(source, sha)
     state, config = read_weights_dir(path, expected_sha256=sha)

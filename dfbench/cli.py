@@ -68,6 +68,8 @@ def cli(verbose: int) -> None:
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        _quiet_ffmpeg()
 
 
 def _echo_json(obj) -> None:
@@ -149,7 +151,6 @@ def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial,
     from .results import summary_lines
     from .runner import evaluate
 
-    _quiet_ffmpeg()
     result = evaluate(
         detector, dataset, split=split, corruption=corruption, limit=limit, limit_percent=limit_percent,
         batch_size=batch_size, device=device, seed=seed, output=output, data_root=data_root,
@@ -242,7 +243,6 @@ def predict(path, detector, weights, device, precision, missing_face, explain, a
     Exits with status 1 when no input could be scored."""
     from .predict import predict_paths
 
-    _quiet_ffmpeg()
     rows = predict_paths(path, detector, weights=weights, device=device, precision=precision,
                          missing_face=missing_face, explain_dir=explain, progress=not as_json,
                          allow_untrained=allow_untrained)
@@ -266,11 +266,21 @@ def predict(path, detector, weights, device, precision, missing_face, explain, a
 
 def _quiet_ffmpeg() -> None:
     """FFmpeg's own log lines (``[h264 @ 0x...] error while decoding``) would tear the progress
-    bar; each failure is recorded with its reason instead, so only fatal FFmpeg messages pass."""
+    bar; each failure is recorded with its reason instead, so only fatal FFmpeg messages pass.
+
+    Two FFmpeg builds decode here: OpenCV's (it reads ``OPENCV_FFMPEG_LOGLEVEL`` when it first
+    opens a video; 8 = AV_LOG_FATAL; a value the user set wins) and PyAV's. ``-vv`` keeps both.
+    """
+    import os
+
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")
     try:
         import av.logging
 
-        av.logging.set_level(av.logging.FATAL)
+        if hasattr(av.logging, "set_libav_level"):
+            av.logging.set_libav_level(av.logging.FATAL)
+        else:
+            av.logging.set_level(av.logging.FATAL)
     except Exception:  # no PyAV (or an old one): nothing to silence
         pass
 

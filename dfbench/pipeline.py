@@ -266,6 +266,16 @@ def _is_oom(exc: BaseException) -> bool:
                                                          and "out of memory" in str(exc).lower())
 
 
+def _channels_last_in(module: torch.nn.Module) -> bool:
+    """Whether the module's weights are laid out channels_last (a detector may switch its own
+    fast path on in ``configure_inference``: the record must say what ran, not what was asked)."""
+    for p in module.parameters():
+        fmt = {4: torch.channels_last, 5: torch.channels_last_3d}.get(p.dim())
+        if fmt is not None and not p.is_contiguous():  # a shape where the two layouts differ
+            return p.is_contiguous(memory_format=fmt)
+    return False
+
+
 class ModelStage:
     """Runs a detector on prepared units: device, precision, channels_last, flip test.
 
@@ -297,7 +307,7 @@ class ModelStage:
         opts = self.detector.inference_options() if hasattr(self.detector, "inference_options") else {}
         return {"precision": self.precision, "parameter_dtype": dtype,
                 "autocast": self.precision if self.precision in ("bf16", "fp16") else None,
-                "channels_last": bool(self.channels_last or opts.get("channels_last")),
+                "channels_last": bool(self.channels_last or opts.get("channels_last") or _channels_last_in(self.detector)),
                 "compile": bool(self.compiled or opts.get("compile")),
                 "batch_size": self.batch_size, "batch_size_requested": self.requested_batch_size}
 

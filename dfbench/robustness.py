@@ -328,14 +328,17 @@ def run_robustness(
     """
     from .build import build_detector
     from .registry import get_registry
+    from .run_identity import check_args, check_device
     from .runner import evaluate
 
     for bad in ("corruption", "severity", "output", "split", "seed", "corrupt_crops"):
         if bad in evaluate_kwargs:
             raise TypeError(f"run_robustness() sets {bad!r} itself")
+    # Bad values and devices are refused before the grid's directory exists.
+    check_device(evaluate_kwargs.get("device", "cpu"))
+    check_args(**{k: evaluate_kwargs.get(k) for k in ("limit", "limit_percent", "batch_size", "frames_per_video")})
     reg = registry or get_registry()
     out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
     cells = corruption_grid(suite, parse_levels(levels) if isinstance(levels, str) else levels)
     for name, _ in cells:
         reg.corruption(name)  # unknown or unregistered -> a clear error before any work
@@ -345,7 +348,12 @@ def run_robustness(
         if isinstance(detector, str)
         else detector
     )
+    if not det.trained and not evaluate_kwargs.get("allow_untrained"):
+        from .runner import untrained_message
+
+        raise DfbenchError(untrained_message(det, reg))
     ref = _load_reference(reference)
+    out.mkdir(parents=True, exist_ok=True)
 
     plan: list[tuple[str | None, int | None]] = ([(None, None)] if include_clean else []) + list(
         cells

@@ -203,7 +203,8 @@ class RunLock:
                 if pid and pid != os.getpid() and _alive(pid):
                     raise DfbenchError(
                         f"{self.path.parent} is being written by another dfbench process (pid {pid}, "
-                        f"lock {self.path}); wait for it to finish or pass another --output") from None
+                        f"lock {self.path}); wait for it to finish or pass another --output (if no dfbench "
+                        f"process {pid} is running, the pid was reused: delete {self.path})") from None
                 # Stale (its writer is gone) or unreadable: take it over.
                 self.path.unlink(missing_ok=True)
                 continue

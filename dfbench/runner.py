@@ -241,7 +241,8 @@ def evaluate(
 
         cache = None
         if use_cache and not ds_spec.precropped:
-            cache = _open_cache(cache_dir, ds_spec, cropper_name, settings, cropper, input_spec, max_frames)
+            cache = _open_cache(cache_dir, ds_spec, cropper_name, settings, cropper, input_spec, max_frames,
+                                dataset_options)
             if cache is not None and hasattr(cache, "signatures"):
                 cache.signatures = signatures
 
@@ -415,11 +416,22 @@ def _recipe(cropper, settings: dict) -> dict:
     return recipe() if callable(recipe) else dict(settings)
 
 
-def _open_cache(cache_dir, ds_spec, cropper_name, settings, cropper, input_spec, max_frames):
+SOURCE_OPTIONS = ("path_or_id", "revision", "source", "repo_id")
+"""Dataset options that say *which* data a generic dataset reads (a Hugging Face dataset id and
+revision): they separate crop caches, so two such datasets never share cached crops."""
+
+
+def _open_cache(cache_dir, ds_spec, cropper_name, settings, cropper, input_spec, max_frames, options=None):
+    from dataclasses import replace
+
     try:
         from .media.cache import open_run_cache
     except ImportError:
         return None
+    source = {k: (options or {}).get(k) for k in SOURCE_OPTIONS if (options or {}).get(k) is not None}
+    if source:
+        tag = hashlib.sha256(json.dumps(source, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        ds_spec = replace(ds_spec, version=f"{ds_spec.version}+{tag}")
     root = Path(cache_dir) if cache_dir else default_cache_dir() / "crops"
     return open_run_cache(root, dataset=ds_spec, cropper_name=cropper_name, recipe=_recipe(cropper, settings),
                           input_spec=input_spec, max_frames=max_frames)

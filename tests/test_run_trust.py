@@ -124,6 +124,23 @@ def test_a_detector_raising_on_one_video_fails_only_that_video(testing_registry,
     assert pd.read_parquet(tmp_path / "r" / "predictions.parquet")["video_key"].nunique() == 5
 
 
+def test_a_corruption_raising_on_one_video_fails_only_that_video(testing_registry, clean, tmp_path, monkeypatch):
+    spec = testing_registry.corruptions["blur"]
+    calls = {"n": 0}
+
+    def flaky(frames, level, seed):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise MemoryError("corruption ran out of scratch space")
+        return frames.copy()
+
+    monkeypatch.setitem(testing_registry.corruptions, "blur", replace(spec, apply=flaky))
+    res = _eval(testing_registry, clean, tmp_path / "c", corruption="blur:1")
+    assert res["counts"]["videos_scored"] == 5
+    (fail,) = res["failures"]
+    assert fail["kind"] == "MemoryError" and "scratch space" in fail["reason"]
+
+
 def test_the_same_error_on_consecutive_videos_stops_the_run(testing_registry, clean, tmp_path):
     with pytest.raises(DfbenchError, match="same error on 3 consecutive videos.*boom"):
         _eval(testing_registry, clean, tmp_path / "s", det=_raising(), max_consecutive_errors=3)
@@ -333,3 +350,74 @@ def test_robustness_cells_report_videos_that_lost_their_face(testing_registry, t
         assert cell["videos_failed"] == 4
     assert read_csv(tmp_path / "out" / "robustness.csv")[1]["videos_lost_face"] == 4
     assert "noise:5 4" in "\n".join(summary_lines(doc))
+
+
+def test_ffmpeg_log_lines_do_not_leak_into_the_output(tmp_path):
+    from dfbench.testing import make_face_frames, write_video
+
+    good = write_video(tmp_path / "good.mp4", make_face_frames(30, seed=1)).read_bytes()
+    damaged = bytearray(good)
+    damaged[len(good) // 3: len(good) // 3 + 2000] = b"\x55" * 2000  # decoder errors, still decodable
+    (tmp_path / "bad.mp4").write_bytes(bytes(damaged))
+    env = _env(tmp_path)
+    env.pop("OPENCV_FFMPEG_LOGLEVEL", None)
+    proc = subprocess.run(DFBENCH + ["predict", str(tmp_path / "bad.mp4"), "-d", "oracle"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert " @ 0x" not in proc.stderr + proc.stdout
+
+
+def test_a_detector_that_lays_itself_out_channels_last_is_recorded_so():
+    from dfbench.pipeline import ModelStage
+
+    spec = pytest.importorskip("dfbench_lipforensics.spec")
+    stage = ModelStage(spec.make_spec().build("test"), channels_last=False)  # LipForensics switches it on itself
+    assert stage.effective()["channels_last"] is True
+
+
+def test_robustness_refuses_untrained_and_bad_devices_before_writing(testing_registry, clean, tmp_path):
+    from dfbench.robustness import run_robustness
+
+    det = _oracle()
+    det.trained = False
+    with pytest.raises(DfbenchError, match="--allow-untrained"):
+        run_robustness(det, "synthetic", tmp_path / "r", suite="blur:1", data_root=clean, progress=False,
+                       registry=testing_registry)
+    with pytest.raises(DfbenchError, match="--device nonsense"):
+        run_robustness(_oracle(), "synthetic", tmp_path / "r", suite="blur:1", data_root=clean, progress=False,
+                       registry=testing_registry, device="nonsense")
+    assert not (tmp_path / "r").exists()
+
+
+def test_two_hugging_face_datasets_never_share_cached_crops(testing_registry, tmp_path):
+    from dfbench.runner import _open_cache
+
+    reg = testing_registry
+    spec = reg.dataset("hf")
+    det = _oracle()
+    cropper, settings = reg.build_cropper("dlib_align", {})
+
+    def root(**opts):
+        return _open_cache(tmp_path, spec, "dlib_align", settings, cropper, det.input_spec, None, opts).root
+
+    assert root(path_or_id="org/a") != root(path_or_id="org/b") != root(path_or_id="org/b", revision="v2")
+    assert root(path_or_id="org/a") == root(path_or_id="org/a", label_column="kind")
+
+
+def test_cached_crops_of_a_changed_file_are_a_miss(tmp_path):
+    import numpy as np
+
+    from dfbench.media.cache import CropCache
+    from dfbench.media.types import FaceCrops
+
+    cache = CropCache(tmp_path / "c", {"hash": "x"})
+    crop = np.zeros((8, 8, 3), np.uint8)
+    crops = FaceCrops(crops=[crop], landmarks=[None], boxes=[None], n_faces=[1], others=[[]], frame_indices=[0])
+    cache.put("k", crops, source={"path": "/v.mp4", "size": 10, "mtime_ns": 1})
+    assert cache.get("k", source={"path": "/v.mp4", "size": 10, "mtime_ns": 1}) is not None
+    assert cache.get("k", source={"path": "/v.mp4", "size": 11, "mtime_ns": 2}) is None
+    # An unsigned entry (written by `dfbench prepare`) counts only when it is newer than the file.
+    cache.put("u", crops)
+    shard_ns = cache.shard_path("u").stat().st_mtime_ns
+    assert cache.get("u", source={"path": "/v.mp4", "size": 10, "mtime_ns": shard_ns - 10**9}) is not None
+    assert cache.get("u", source={"path": "/v.mp4", "size": 10, "mtime_ns": shard_ns + 10**9}) is None
