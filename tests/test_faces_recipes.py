@@ -173,3 +173,16 @@ def test_auto_detector_falls_back_to_mtcnn_and_says_so(monkeypatch, tmp_path):
     rec2 = official.recipe()
     assert rec2["fallback"] is False and rec2["face_detector"] == "retinaface_resnet50"
     assert len(rec2["detector_weights_sha256"]) == 64 and official.recipe_hash() != recipes.recipe_hash(rec)
+
+
+def test_offline_fallback_to_a_builtin_cropper_keeps_its_output_and_is_recorded(frame, monkeypatch):
+    from dfbench.media.croppers import LAANetCropper
+
+    monkeypatch.delenv("DFBENCH_RETINAFACE_R50", raising=False)
+    c = recipes.LAANetOfficialCropper(offline_fallback="laanet")
+    got, want = c(frame[None], 384), LAANetCropper()(frame[None], 384)
+    assert np.array_equal(got.crops[0], want.crops[0])
+    rec = c.recipe()
+    assert rec["cropper"] == "laanet" and rec["official_recipe"] == "laanet_official" and rec["fallback"] is True
+    with pytest.raises(ValueError, match="offline_fallback"):
+        recipes.LAANetOfficialCropper(offline_fallback="sbi_official").recipe()

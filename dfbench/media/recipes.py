@@ -116,16 +116,38 @@ class RecipeCropper:
     rounds_boxes = True  # retinaface-pytorch's predict_jsons rounds boxes to 2 decimals
 
     def __init__(self, *, face_detector: str = "auto", detector_weights: str | None = None, device: str = "cpu",
-                 **settings: Any):
+                 offline_fallback: str = "mtcnn", **settings: Any):
         self.face_detector, self.detector_weights, self.device = face_detector, detector_weights, device
+        # "mtcnn": the recipe's arithmetic on MTCNN boxes; a built-in cropper's name: that cropper
+        # (unchanged output, e.g. for weights trained on it) whenever the official detector is absent
+        self.offline_fallback = offline_fallback
         self.options = settings
         self._info: dict[str, Any] | None = None
         self._detector: Any = None
+        self._delegate: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_detector"] = None
+        state["_delegate"] = None
         return state
+
+    @property
+    def delegate(self) -> Any:
+        """The built-in cropper that runs instead of this recipe offline, or None."""
+        if self.offline_fallback == "mtcnn" or self.face_detector != "auto" or not self.info.get("fallback"):
+            return None
+        if self._delegate is None:
+            from .plugin import CROPPERS
+
+            spec = {c.name: c for c in CROPPERS}.get(self.offline_fallback)
+            if spec is None or spec.factory.startswith("dfbench.media.recipes"):
+                raise ValueError(f"offline_fallback must be 'mtcnn' or a built-in dlib cropper, got "
+                                 f"{self.offline_fallback!r}")
+            from ..specs import load_object
+
+            self._delegate = load_object(spec.factory)(**dict(spec.defaults))
+        return self._delegate
 
     @property
     def info(self) -> dict[str, Any]:
@@ -143,6 +165,9 @@ class RecipeCropper:
         return dict(self.options)
 
     def recipe(self) -> dict[str, Any]:
+        if self.delegate is not None:
+            return {**self.delegate.recipe(), "official_recipe": self.name, "fallback": True,
+                    "fallback_reason": f"{self.info.get('fallback_reason')}; ran the {self.offline_fallback!r} cropper"}
         det = {"convention": self.convention, "max_size": self.max_size, "confidence": self.confidence} \
             if self.official else {}
         return {"cropper": self.name, "version": self.version, **self.info, **det, **self.settings()}
@@ -170,6 +195,8 @@ class RecipeCropper:
         raise NotImplementedError
 
     def __call__(self, frames: np.ndarray, size: int) -> FaceCrops:
+        if self.delegate is not None:
+            return self.delegate(frames, size)
         frames = _as_frames(frames)
         return self.crop_detected(frames, self.detect(frames), size)
 

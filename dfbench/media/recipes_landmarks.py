@@ -224,6 +224,8 @@ class LipForensicsOfficialCropper(RecipeCropper):
 
     def recipe(self) -> dict[str, Any]:
         r = super().recipe()
+        if self.delegate is not None:
+            return r
         _, mean_info = load_mean_face(self.mean_face_source)
         lm = self.fan_info()
         r.update(lm, **mean_info)
