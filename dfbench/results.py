@@ -179,6 +179,11 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"EER {fmt_ci(v.get('eer'), None)}  ACC {fmt_ci(v.get('acc'), None)}",
         f"frame     AUC {fmt_ci(f.get('auc'), None)}  AP {fmt_ci(f.get('ap'), None)}  EER {fmt_ci(f.get('eer'), None)}",
     ]
+    from .media.recipes import crop_summary
+
+    crops = crop_summary((result["protocol"].get("cropper") or {}).get("recipe"))
+    if crops:
+        lines.append(f"crops     {crops}")
     if t.get("videos_per_s"):
         mfs = t.get("model_frames_per_s")
         lines.append(f"speed     {t['videos_per_s']:.2f} videos/s, model {mfs:.1f} {t.get('unit', 'frame')}s/s, "

@@ -186,3 +186,11 @@ def test_offline_fallback_to_a_builtin_cropper_keeps_its_output_and_is_recorded(
     assert rec["cropper"] == "laanet" and rec["official_recipe"] == "laanet_official" and rec["fallback"] is True
     with pytest.raises(ValueError, match="offline_fallback"):
         recipes.LAANetOfficialCropper(offline_fallback="sbi_official").recipe()
+
+
+def test_crop_summary_names_the_recipe_models_and_fallback():
+    line = recipes.crop_summary({"cropper": "laanet", "official_recipe": "laanet_official", "detector": "dlib_hog",
+                                 "landmarks": "dlib68+forehead", "fallback": True, "fallback_reason": "no R50"})
+    assert line.startswith("laanet_official (ran laanet) on dlib_hog + dlib68+forehead") and "crops: fallback: no R50" in line
+    assert recipes.crop_summary({"cropper": "sbi_official", "face_detector": "retinaface_resnet50",
+                                 "fallback": False}) == "sbi_official on retinaface_resnet50"

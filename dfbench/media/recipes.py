@@ -23,13 +23,15 @@ its weights resolve, else MTCNN) and recorded in ``recipe()`` with the weights' 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..faces.retinaface import Detection
 from .croppers import _as_frames, recipe_hash
 from .types import FaceCrops
+
+if TYPE_CHECKING:  # the network module imports torch; summaries must not
+    from ..faces.retinaface import Detection
 
 # -- the arithmetic ----------------------------------------------------------------------------
 
@@ -258,3 +260,16 @@ class RECCEOfficialCropper(RecipeCropper):
         d = max(dets, key=_area)
         crop, lms = crop_box_resize(frame, d, recce_box(d.box, w, h, 1.3), size)
         return crop, lms, tuple(float(v) for v in d.box), []
+
+
+def crop_summary(recipe: dict[str, Any] | None) -> str | None:
+    """One line for run summaries: which crop recipe ran, on which face models, and whether it fell back."""
+    if not recipe:
+        return None
+    name = recipe.get("official_recipe") or recipe.get("cropper", "?")
+    ran = recipe.get("cropper", "?")
+    models = [str(recipe[k]) for k in ("face_detector", "detector", "landmarks") if recipe.get(k)]
+    line = f"{name}" + (f" (ran {ran})" if ran != name else "") + (f" on {' + '.join(dict.fromkeys(models))}" if models else "")
+    if recipe.get("fallback"):
+        line += f"  [crops: fallback: {recipe.get('fallback_reason') or 'offline stand-in'}]"
+    return line
