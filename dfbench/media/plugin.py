@@ -87,6 +87,7 @@ def register_croppers(register: Callable[[Any], None]) -> None:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from .commands import prepare_command
+    from .commands import faces_command, prepare_command
 
     cli.add_command(prepare_command)
+    cli.add_command(faces_command)
