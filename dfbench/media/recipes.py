@@ -118,8 +118,13 @@ class RecipeCropper:
     rounds_boxes = True  # retinaface-pytorch's predict_jsons rounds boxes to 2 decimals
 
     def __init__(self, *, face_detector: str = "auto", detector_weights: str | None = None, device: str = "cpu",
-                 offline_fallback: str = "mtcnn", **settings: Any):
+                 offline_fallback: str = "mtcnn", identity: str | None = None, **settings: Any):
         self.face_detector, self.detector_weights, self.device = face_detector, detector_weights, device
+        if identity not in (None, "largest", "most_frequent"):
+            raise ValueError(f"identity must be None, 'largest' or 'most_frequent' (the 'mask' policy needs the "
+                             f"dataset's masks: dfbench.faces.tracking.one_identity), got {identity!r}")
+        # one tracked person per video (dfbench.faces.tracking) instead of a per-frame choice
+        self.identity = identity
         # "mtcnn": the recipe's arithmetic on MTCNN boxes; a built-in cropper's name: that cropper
         # (unchanged output, e.g. for weights trained on it) whenever the official detector is absent
         self.offline_fallback = offline_fallback
@@ -172,7 +177,8 @@ class RecipeCropper:
                     "fallback_reason": f"{self.info.get('fallback_reason')}; ran the {self.offline_fallback!r} cropper"}
         det = {"convention": self.convention, "max_size": self.max_size, "confidence": self.confidence} \
             if self.official else {}
-        return {"cropper": self.name, "version": self.version, **self.info, **det, **self.settings()}
+        track = {"identity": self.identity, "tracking": "iou+landmarks"} if self.identity else {}
+        return {"cropper": self.name, "version": self.version, **self.info, **det, **self.settings(), **track}
 
     def recipe_hash(self) -> str:
         return recipe_hash(self.recipe())
@@ -200,7 +206,15 @@ class RecipeCropper:
         if self.delegate is not None:
             return self.delegate(frames, size)
         frames = _as_frames(frames)
-        return self.crop_detected(frames, self.detect(frames), size)
+        dets = self.detect(frames)
+        if self.identity:
+            from ..faces.tracking import one_identity
+
+            n_faces = [len(d) for d in dets]
+            out = self.crop_detected(frames, one_identity(dets, self.identity), size)
+            out.n_faces = n_faces  # coverage still counts every face the detector saw
+            return out
+        return self.crop_detected(frames, dets, size)
 
     def crop_detected(self, frames: np.ndarray, dets: list[list[Detection]], size: int) -> FaceCrops:
         """Crops from given detections (what the recipe tests feed with fixed detector outputs)."""
