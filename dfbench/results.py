@@ -259,6 +259,11 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     mf_line = missing_face_line(c)
     if mf_line:
         lines.append(mf_line)
+    from .media.recipes import crop_summary
+
+    crops = crop_summary((result["protocol"].get("cropper") or {}).get("recipe"))
+    if crops:
+        lines.append(f"crops     {crops}")
     if t.get("videos_per_s"):
         mfs = t.get("model_frames_per_s")
         lines.append(f"speed     {t['videos_per_s']:.2f} videos/s, model {mfs:.1f} {t.get('unit', 'frame')}s/s, "

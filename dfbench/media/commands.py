@@ -27,8 +27,11 @@ import click
               help="Cache root (default $DFBENCH_CACHE/crops or ~/.cache/dfbench/crops).")
 @click.option("--limit", type=int, default=None, help="Only the first N videos (sorted by key).")
 @click.option("--retry-failed", is_flag=True, help="Retry videos recorded as failed.")
+@click.option("--face-detector", type=click.Choice(["retinaface", "mtcnn", "dlib"]), default=None,
+              help="Face detector of an official-recipe cropper (default: RetinaFace when its weights are "
+                   "present, else the recipe's offline fallback). dlib croppers accept only dlib.")
 def prepare_command(dataset, data_root, detector, cropper_name, split, workers, executor, size, frames_per_video,
-                    cache_dir, limit, retry_failed):
+                    cache_dir, limit, retry_failed, face_detector):
     """Precompute face crops of DATASET into the crop cache (resumable; `dfbench run` reuses it).
 
     With --detector the cache is exactly the one `dfbench run -d DETECTOR` reads; with --cropper
@@ -70,6 +73,8 @@ def prepare_command(dataset, data_root, detector, cropper_name, split, workers, 
         max_frames = resolved.spec.build(resolved.variant.name).max_frames_for(spec.name) or None
     else:
         input_spec = input_for_cropper(cropper_name, **overrides)
+    if face_detector:
+        input_spec = with_face_detector(input_spec, face_detector, reg)
     if spec.precropped and cropper_name != "precropped":
         raise DfbenchError(f"{spec.name} ships face crops: prepare it with --cropper precropped (or --detector)")
     root = Path(cache_dir) if cache_dir else Path(os.environ.get("DFBENCH_CACHE", Path.home() / ".cache" / "dfbench")) / "crops"
@@ -83,3 +88,58 @@ def prepare_command(dataset, data_root, detector, cropper_name, split, workers, 
         click.echo(f"speed: {report.videos_per_minute:.1f} videos/min")
     for key, reason in list(report.failures.items())[:20]:
         click.echo(f"  failed {key}: {reason}")
+
+
+def with_face_detector(input_spec, face_detector: str, reg):
+    """``input_spec`` whose cropper runs ``face_detector``; a clear error where the cropper cannot."""
+    from dataclasses import replace
+
+    from ..errors import DfbenchError
+
+    factory = str(reg.cropper(input_spec.cropper).factory)
+    if ".recipes" in factory:
+        if input_spec.cropper == "dfb" and face_detector != "dlib":
+            raise DfbenchError("the dfb recipe is DeepfakeBench's dlib pipeline: --face-detector dlib only")
+        settings = {**dict(input_spec.crop_settings), "face_detector": face_detector}
+        if input_spec.cropper == "dfb":
+            settings.pop("face_detector")
+        return replace(input_spec, crop_settings=settings)
+    if face_detector != "dlib":
+        raise DfbenchError(
+            f"cropper {input_spec.cropper!r} is built on dlib; --face-detector {face_detector} needs an official "
+            f"recipe cropper (laanet_official, sbi_official, recce_official, lipforensics_official)"
+        )
+    return input_spec
+
+
+@click.command("faces")
+@click.argument("video", type=click.Path(exists=True, dir_okay=True))
+@click.option("--detector", "-d", default=None, help="Show the crops this detector receives (its cropper and size).")
+@click.option("--cropper", "cropper_name", default=None, help="A registered cropper instead of a detector's.")
+@click.option("--face-detector", type=click.Choice(["retinaface", "mtcnn", "dlib"]), default=None,
+              help="Face detector of an official-recipe cropper.")
+@click.option("--frames", "n_frames", type=int, default=6, show_default=True, help="Frames on the sheet.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="PNG path (default: VIDEO's name + .faces.png in the current directory).")
+def faces_command(video, detector, cropper_name, face_detector, n_frames, output):
+    """Contact sheet of VIDEO: sampled frames with face boxes and the crops the detector receives."""
+    from pathlib import Path
+
+    from ..registry import get_registry
+    from .contact_sheet import contact_sheet
+
+    reg = get_registry()
+    if detector and cropper_name:
+        raise click.UsageError("pass --detector or --cropper, not both")
+    if detector:
+        input_spec = reg.resolve_detector(detector).variant.input
+    else:
+        from .prepare import input_for_cropper
+
+        input_spec = input_for_cropper(cropper_name or "dlib_align")
+    if face_detector:
+        input_spec = with_face_detector(input_spec, face_detector, reg)
+    cropper, _ = reg.build_cropper(input_spec.cropper, input_spec.crop_settings)
+    out = Path(output) if output else Path(Path(video).name + ".faces.png")
+    summary = contact_sheet(video, cropper, input_spec.size, out, n_frames=n_frames)
+    click.echo(f"wrote {out}: {summary}")

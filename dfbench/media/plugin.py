@@ -35,6 +35,42 @@ CROPPERS = (
         temporal=True,
     ),
     CropperSpec(
+        name="laanet_official",
+        factory="dfbench.media.recipes:LAANetOfficialCropper",
+        defaults={"face_detector": "auto"},
+        description="LAA-Net's own crop: retinaface-pytorch R50 box (larger and more confident), +int(25%) per "
+                    "side, 256, 5-px cut, LAA-Net affine to size; MTCNN box when the R50 weights are absent.",
+    ),
+    CropperSpec(
+        name="sbi_official",
+        factory="dfbench.media.recipes:SBIOfficialCropper",
+        defaults={"face_detector": "auto"},
+        description="SBI's test crop: retinaface-pytorch R50 boxes, w/8 h/8 margins, resize to size; faces "
+                    ">= half the largest area as extra crops; MTCNN box when the R50 weights are absent.",
+    ),
+    CropperSpec(
+        name="recce_official",
+        factory="dfbench.media.recipes:RECCEOfficialCropper",
+        defaults={"face_detector": "auto"},
+        description="RECCE: Pytorch_Retinaface R50 box x1.3 (margin assumed: RECCE publishes no crop script), "
+                    "resize to size; MTCNN box when the R50 weights are absent.",
+    ),
+    CropperSpec(
+        name="lipforensics_official",
+        factory="dfbench.media.recipes_landmarks:LipForensicsOfficialCropper",
+        defaults={"face_detector": "auto", "window": 12, "patch": 96},
+        description="LipForensics: RetinaFace + FAN 68 points, 12-frame smoothing, similarity to the LRW "
+                    "20-word mean face (user file; dfbench-v1 fallback), 96 patch, gray, centre 88.",
+        temporal=True,
+    ),
+    CropperSpec(
+        name="dfb",
+        factory="dfbench.media.recipes_landmarks:DFBCropper",
+        defaults={"res": 256, "scale": 1.3, "redetect_miss": "stop_video"},
+        description="DeepfakeBench's dlib recipe: HOG (upsample 1, RGB), 81 (or 68) points, ArcFace similarity "
+                    "with margin 1.3 at 256, second detection + landmarks on the aligned crop.",
+    ),
+    CropperSpec(
         name="precropped",
         factory="dfbench.media.croppers:PrecroppedCropper",
         defaults={"colour": "rgb"},
@@ -51,6 +87,7 @@ def register_croppers(register: Callable[[Any], None]) -> None:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from .commands import prepare_command
+    from .commands import faces_command, prepare_command
 
     cli.add_command(prepare_command)
+    cli.add_command(faces_command)

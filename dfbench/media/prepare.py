@@ -37,6 +37,13 @@ CROPPER_INPUTS: dict[str, InputSpec] = {
     "mouth": InputSpec(unit="clip", size=88, colour="gray", clip_length=25, cropper="mouth",
                        frames_per_video=0, mean=(0.421,), std=(0.165,)),
     "precropped": InputSpec(unit="frame", size=256, cropper="precropped", frames_per_video=32),
+    "laanet_official": InputSpec(unit="frame", size=384, cropper="laanet_official", frames_per_video=32),
+    "sbi_official": InputSpec(unit="frame", size=380, cropper="sbi_official", frames_per_video=32),
+    "recce_official": InputSpec(unit="frame", size=299, cropper="recce_official", frames_per_video=32),
+    "dfb": InputSpec(unit="frame", size=256, cropper="dfb", frames_per_video=32),
+    "lipforensics_official": InputSpec(unit="clip", size=88, colour="gray", clip_length=25,
+                                       cropper="lipforensics_official", frames_per_video=0, mean=(0.421,),
+                                       std=(0.165,)),
 }
 
 

@@ -25,13 +25,18 @@ URL = "https://arxiv.org/abs/2401.13856"
 WEIGHTS_PACKAGE_DIR = "weights"
 
 
-def input_spec(size: int) -> InputSpec:
-    """The official evaluation protocol at ``size`` px."""
+def input_spec(size: int, official_crop: bool = False) -> InputSpec:
+    """The official evaluation protocol at ``size`` px.
+
+    ``official_crop``: LAA-Net's own RetinaFace crop (``laanet_official``) when the RetinaFace
+    weights are present, else the unchanged ``laanet`` dlib crop (recorded as a fallback).
+    """
     return InputSpec(
         unit="frame",
         size=size,
         colour="rgb",
-        cropper="laanet",
+        cropper="laanet_official" if official_crop else "laanet",
+        crop_settings={"offline_fallback": "laanet"} if official_crop else {},
         mean=(0.5, 0.5, 0.5),
         std=(0.5, 0.5, 0.5),
         frames_per_video=32,
@@ -45,7 +50,7 @@ def input_spec(size: int) -> InputSpec:
 
 EFNB4 = VariantSpec(
     name="efnb4",
-    input=input_spec(EFNB4_CONFIG["image_size"]),
+    input=input_spec(EFNB4_CONFIG["image_size"], official_crop=True),
     config=dict(EFNB4_CONFIG),
     description="EfficientNet-B4 + E-FPN at 384 px, the published model (27.1 M parameters).",
 )

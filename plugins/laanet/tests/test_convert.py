@@ -161,7 +161,7 @@ def test_dfbench_convert_writes_weights_that_load_with_weights_dir(tmp_path, b4_
     out = convert_official("laanet", pth, tmp_path / "converted")
     state, config = read_weights_dir(out, expected_sha256=None)
     assert config["detector"] == "laanet" and config["variant"] == "efnb4" and config["dtype"] == "float64"
-    assert config["input"]["flip_test"] is True and config["input"]["cropper"] == "laanet"
+    assert config["input"]["flip_test"] is True and config["input"]["cropper"] == "laanet_official"
     det = build_detector("laanet", weights=str(out))
     assert det.trained
     det.configure_inference(precision="fp64")

@@ -23,7 +23,8 @@ def test_registered_through_the_entry_point():
 
 def test_input_contract_is_the_official_protocol():
     inp = spec.laanet_spec().variant().input
-    assert (inp.unit, inp.size, inp.colour, inp.cropper) == ("frame", 384, "rgb", "laanet")
+    assert (inp.unit, inp.size, inp.colour, inp.cropper) == ("frame", 384, "rgb", "laanet_official")
+    assert dict(inp.crop_settings) == {"offline_fallback": "laanet"}  # dlib crop when RetinaFace is absent
     assert inp.mean == (0.5, 0.5, 0.5) and inp.std == (0.5, 0.5, 0.5)
     assert inp.frames_per_video == 32 and inp.aggregation == "mean_logit" and inp.flip_test is True
 
