@@ -20,7 +20,7 @@ from dfbench.specs import DetectorSpec, InputSpec, VariantSpec
 
 DFB_PAPER = "DeepfakeBench: A Comprehensive Benchmark of Deepfake Detection (Yan et al., NeurIPS 2023 D&B)"
 DFB_URL = "https://github.com/SCLBD/DeepfakeBench"
-DFB_WEIGHTS_LICENSE = "CC BY-NC 4.0 (DeepfakeBench's released weights)"
+DFB_WEIGHTS_LICENSE = "CC BY-NC 4.0 (DeepfakeBench's released weights; not redistributed here)"
 
 
 def dfb_input(size: int) -> InputSpec:
@@ -46,7 +46,8 @@ XCEPTION = DetectorSpec(
     paper="FaceForensics++: Learning to Detect Manipulated Facial Images (Rössler et al., ICCV 2019); "
           "weights: " + DFB_PAPER,
     url=DFB_URL,
-    license=f"Apache-2.0 (this implementation); weights: {DFB_WEIGHTS_LICENSE}",
+    license="Apache-2.0 (this implementation)",
+    weights_license=DFB_WEIGHTS_LICENSE,
     description="Xception (Cadene layout) classifying aligned face crops; the baseline of FF++ and "
                 "DeepfakeBench. `dfbench convert xception ckpt_best.pth OUT` reads DeepfakeBench's file.",
     converter="dfbench_dfb.convert:xception_from_dfb",
@@ -65,7 +66,8 @@ EFFICIENTNET_B4 = DetectorSpec(
     default_variant="default",
     paper="EfficientNet (Tan & Le, ICML 2019) as a deepfake baseline; weights: " + DFB_PAPER,
     url=DFB_URL,
-    license=f"Apache-2.0 (this implementation); weights: {DFB_WEIGHTS_LICENSE}",
+    license="Apache-2.0 (this implementation)",
+    weights_license=DFB_WEIGHTS_LICENSE,
     description="EfficientNet-B4 classifying DeepfakeBench-aligned face crops at 256 px. "
                 "`dfbench convert efficientnet_b4 ckpt_best.pth OUT` reads DeepfakeBench's file.",
     converter="dfbench_dfb.convert:efficientnet_from_dfb",
