@@ -35,3 +35,28 @@ def test_weights_licence_is_optional_for_third_party_specs():
     assert InputSpec(unit="clip", clip_length=5, colour="gray", mean=(0.4,), std=(0.2,),
                      frames_per_video=0, flip_test=True).describe() == \
         "256px gray clips of 5 via dlib_align; (x/255 - 0.4) / 0.2; all frames/video; video score mean_logit; flip test"
+
+
+def test_reported_numbers_are_linked_to_installed_detector_ids():
+    """Leaderboard entries marked in_dfbench name a family/variant that resolves here, so the
+    reported number can be re-measured with the same id (weights converted by the user)."""
+    import json
+    from pathlib import Path
+
+    from dfbench.registry import get_registry
+
+    reg = get_registry()
+    root = Path(__file__).resolve().parents[1] / "leaderboards"
+    linked = {}
+    for p in root.rglob("*.json"):
+        e = json.loads(p.read_text())
+        if not e.get("detector", {}).get("in_dfbench"):
+            continue
+        base = e["detector_id"].split(".")[0]
+        resolved = reg.resolve_detector(base)
+        assert resolved.spec.name == e["detector"]["family"], p
+        linked.setdefault(e["detector_id"], resolved)
+    for det_id, variant in (("sbi_efnb4.official", "efnb4"), ("xception.dfb", "default"),
+                            ("efficientnet_b4.dfb", "default")):
+        assert linked[det_id].variant.name == variant
+    assert linked["xception.dfb"].variant.input.size == 256  # DeepfakeBench's resolution

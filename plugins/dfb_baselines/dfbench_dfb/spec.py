@@ -2,11 +2,13 @@
 
 Input protocols:
 
-- ``xception`` (default variant): FaceForensics++'s Xception protocol — DeepfakeBench's aligned
-  crop (dlib 5-point similarity, margin scale 1.3) at 256 px, resized to 299 inside the detector
-  with bicubic interpolation (DeepfakeBench's loader resizes with ``cv2.INTER_CUBIC``), [-1, 1].
-- ``xception_dfb256`` and ``efficientnet_b4``: DeepfakeBench's own configs (``resolution: 256``,
-  mean = std = 0.5).
+- ``xception`` and ``efficientnet_b4``: DeepfakeBench's own configs — its aligned crop (dlib
+  5-point similarity to the ArcFace template, margin scale 1.3; the ``dlib_align`` cropper, whose
+  template equals DeepfakeBench's ``img_align_crop``) at ``resolution: 256``, mean = std = 0.5.
+  These are the protocols behind DeepfakeBench's reported numbers (leaderboard ids ``*.dfb``).
+- ``xception_ffpp``: FaceForensics++'s Xception protocol — the same 256 px crops resized to 299
+  inside the detector with bicubic interpolation (DeepfakeBench's loader resizes to its
+  ``resolution`` with ``cv2.INTER_CUBIC``), [-1, 1].
 
 All: 32 evenly spaced frames per video; p(fake) = softmax[:, 1] of two outputs, so the detector's
 logit is ``out[1] - out[0]``; DeepfakeBench's video score averages frame probabilities
@@ -35,10 +37,10 @@ XCEPTION = DetectorSpec(
     name="xception",
     factory="dfbench_dfb.model:build_xception",
     variants=(
-        VariantSpec("default", dfb_input(256), {"resize_to": 299},
-                    "FaceForensics++ protocol: 256 px aligned crops resized to 299 (20.8 M parameters)."),
-        VariantSpec("dfb256", dfb_input(256), {"resize_to": None},
-                    "DeepfakeBench's config: the same network fed the 256 px crops directly."),
+        VariantSpec("default", dfb_input(256), {"resize_to": None},
+                    "DeepfakeBench's config: 256 px aligned crops fed directly (20.8 M parameters)."),
+        VariantSpec("ffpp", dfb_input(256), {"resize_to": 299},
+                    "FaceForensics++ protocol: the same 256 px crops resized to 299 (bicubic) inside."),
         VariantSpec("test", dfb_input(48), {**_XCEPTION_TINY, "resize_to": 56},
                     "Tiny Xception (narrow, one middle block) with the resize step, for tests."),
     ),
