@@ -57,6 +57,6 @@ def test_reported_numbers_are_linked_to_installed_detector_ids():
         assert resolved.spec.name == e["detector"]["family"], p
         linked.setdefault(e["detector_id"], resolved)
     for det_id, variant in (("sbi_efnb4.official", "efnb4"), ("xception.dfb", "default"),
-                            ("efficientnet_b4.dfb", "default")):
+                            ("efficientnet_b4.dfb", "default"), ("spsl.dfb", "default")):
         assert linked[det_id].variant.name == variant
     assert linked["xception.dfb"].variant.input.size == 256  # DeepfakeBench's resolution

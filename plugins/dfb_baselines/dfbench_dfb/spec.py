@@ -74,3 +74,30 @@ EFFICIENTNET_B4 = DetectorSpec(
                 "`dfbench convert efficientnet_b4 ckpt_best.pth OUT` reads DeepfakeBench's file.",
     converter="dfbench_dfb.convert:efficientnet_from_dfb",
 )
+
+
+# SPSL (Liu et al., CVPR 2021), as DeepfakeBench implements it: the full Xception (not the shallow
+# one of the paper) with a 4-channel stem fed RGB + the phase-only reconstruction of the grey
+# image. Chosen over F3Net as dfbench's frequency-domain family: both have DeepfakeBench
+# checkpoints (spsl_best.pth, f3net_best.pth), but SPSL's is a single Xception whose parity can be
+# checked against the PyPI reference network (pretrainedmodels), and it is the stronger baseline in
+# DeepfakeBench's table (cross-dataset mean AUC .7875 vs .7645; Celeb-DF v2 .7650 vs .7352).
+SPSL = DetectorSpec(
+    name="spsl",
+    factory="dfbench_dfb.model:build_spsl",
+    variants=(
+        VariantSpec("default", dfb_input(256), {"in_chans": 4, "resize_to": None},
+                    "Xception with a 4-channel stem on RGB + phase-only grey channel, 256 px (20.8 M parameters)."),
+        VariantSpec("test", dfb_input(48), {**_XCEPTION_TINY, "in_chans": 4, "resize_to": None},
+                    "Tiny SPSL (narrow Xception, one middle block) for tests."),
+    ),
+    default_variant="default",
+    paper="Spatial-Phase Shallow Learning: Rethinking Face Forgery Detection in Frequency Domain "
+          "(Liu et al., CVPR 2021); weights: " + DFB_PAPER,
+    url=DFB_URL,
+    license="Apache-2.0 (this implementation)",
+    weights_license=DFB_WEIGHTS_LICENSE,
+    description="Frequency-domain baseline: the phase spectrum's reconstruction as a 4th input channel "
+                "of Xception. `dfbench convert spsl spsl_best.pth OUT` reads DeepfakeBench's file.",
+    converter="dfbench_dfb.convert:spsl_from_dfb",
+)
