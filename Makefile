@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # torch first and pinned to the build that lies on these machines' disk (see shared/setup-notes.md);
 # override on other machines, e.g. `make test TORCH_SPEC="torch torchvision"`.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
-PLUGINS := plugins/laanet plugins/lipforensics plugins/recce plugins/sbi plugins/dfb_baselines
+PLUGINS := plugins/laanet plugins/lipforensics plugins/recce plugins/sbi plugins/dfb_baselines plugins/univfd
 STAMP  := $(VENV)/.dfbench-installed
 export HF_HUB_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1

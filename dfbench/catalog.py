@@ -41,10 +41,17 @@ def _detector_rows(reg: Registry) -> list[dict[str, Any]]:
             tags = [w.tag for w in spec.weights if w.variant == v.name]
             default = " (default)" if v.name == spec.default_variant else ""
             i = v.input
-            rows.append({
+            row = {
                 "name": vid, "family": spec.name, "variant": v.name, "weights": tags,
                 "default": v.name == spec.default_variant, "plugin": reg.owner[("detector", spec.name)],
-                "input": i.to_dict(), "paper": spec.paper,
+                "input": i.to_dict(), "paper": spec.paper, "license": spec.license,
+                "weights_license": spec.weights_license, "contract": i.describe(),
                 "summary": f"{i.unit} {i.size}px {i.colour} via {i.cropper}; weights: {', '.join(tags) or 'none'}{default}",
-            })
+            }
+            # Per family (on its default variant's row): what a user checks before comparing.
+            row["details"] = ([f"paper: {spec.paper or 'n/a'}",
+                               f"official weights licence: {spec.weights_license or spec.license or 'not stated'}"]
+                              if v.name == spec.default_variant else []) + [f"input: {i.describe()}"] \
+                + ([f"variant: {v.description}"] if v.description else [])
+            rows.append(row)
     return rows

@@ -185,6 +185,8 @@ def list_(kind, pattern, as_json):
         return
     for r in rows:
         click.echo(f"{r['name']:<28} {r.get('summary', '')}")
+        for line in r.get("details", ()):  # detectors: paper, weights licence, input contract
+            click.echo(f"{'':<30}{line}")
 
 
 @cli.command()

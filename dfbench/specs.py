@@ -71,6 +71,16 @@ class InputSpec:
         d["mean"], d["std"] = list(self.mean), list(self.std)
         return d
 
+    def describe(self) -> str:
+        """One line a user can check a protocol against (``dfbench list detectors``)."""
+        crop = self.cropper + (f"({', '.join(f'{k}={v}' for k, v in self.crop_settings.items())})"
+                               if self.crop_settings else "")
+        unit = "frames" if self.unit == "frame" else f"clips of {self.clip_length}"
+        fmt = lambda vals: "/".join(f"{v:g}" for v in vals[: self.channels])  # noqa: E731
+        return (f"{self.size}px {self.colour} {unit} via {crop}; (x/255 - {fmt(self.mean)}) / {fmt(self.std)}; "
+                f"{self.frames_per_video or 'all'} frames/video; video score {self.aggregation}"
+                + ("; flip test" if self.flip_test else ""))
+
 
 @dataclass(frozen=True)
 class WeightsSpec:
@@ -125,6 +135,9 @@ class DetectorSpec:
     """``"module:from_official"``: official state dict -> network, for ``dfbench convert``.
     A converter that accepts a ``variant`` keyword receives the target :class:`VariantSpec`."""
     aliases: tuple[str, ...] = ()
+    weights_license: str = ""
+    """Licence of the official (authors') weights, shown by ``dfbench list detectors``; ``license``
+    may cover only the code."""
 
     def __post_init__(self) -> None:
         names = [v.name for v in self.variants]

@@ -110,6 +110,25 @@ def test_sidecar_with_an_unknown_key_is_refused(tmp_path, laanet_onnx):
         build_detector(f"onnx:{path}")
 
 
+def test_run_keeps_unique_option_names():
+    """The BYO flag group must never shadow one of run's own options (``-o/--output``)."""
+    names = [p.name for p in cli.commands["run"].params]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+def test_cli_run_with_an_onnx_model_and_flags(tmp_path, monkeypatch, laanet_onnx):
+    import json
+
+    monkeypatch.setenv("DFBENCH_CACHE", str(tmp_path / "cache"))
+    path, _ = laanet_onnx
+    res = CliRunner().invoke(cli, ["run", "--detector", f"onnx:{path}", "--dataset", "demo", "--limit", "2",
+                                   "--logit", "--input-size", "64", "-o", str(tmp_path / "run"), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output[res.output.index("{"):])
+    assert out["detector"]["id"] == "onnx_laa" and (tmp_path / "run" / "results.json").is_file()
+    assert out["protocol"]["inference"]["byo"]["output"] == "logit"
+
+
 def test_byo_flags_refused_for_registered_detectors():
     res = CliRunner().invoke(cli, ["run", "--detector", "sbi_test", "--dataset", "demo", "--input-size", "64"])
     assert res.exit_code != 0 and "only apply to bring-your-own detectors" in res.output

@@ -27,7 +27,7 @@ from dfbench.weights import load_torch_checkpoint, unwrap_state_dict
 from dfbench.zoo.efficientnet import compare_keys, lukemelas_names, weights_dtype
 
 from .model import efficientnet_net, xception_net
-from .spec import EFFICIENTNET_B4, XCEPTION
+from .spec import EFFICIENTNET_B4, SPSL, XCEPTION
 
 ADJUST_CHANNEL = ("0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
                   "1.num_batches_tracked")
@@ -73,15 +73,21 @@ def xception_names(net: nn.Module, dropout_head: bool = False) -> dict[str, str]
     return {k: (head + k[3:]) if k.startswith("fc.") else "backbone." + k for k in net.state_dict()}
 
 
-def xception_from_dfb(checkpoint: Any, variant: Any = None, dtype: torch.dtype | None = None) -> nn.Module:
+def xception_from_dfb(checkpoint: Any, variant: Any = None, dtype: torch.dtype | None = None,
+                      _spec=XCEPTION, _model: str = "DeepfakeBench Xception") -> nn.Module:
     """A DeepfakeBench ``XceptionDetector`` checkpoint -> our :class:`Xception` (eval mode)."""
     state = _state(checkpoint)
-    net = xception_net(_config(XCEPTION, variant))
+    net = xception_net(_config(_spec, variant))
     dropout_head = "backbone.last_linear.1.weight" in state
     width = net.num_features
     optional = {f"backbone.adjust_channel.{k}": s for k, s in zip(
         ADJUST_CHANNEL, [(512, width, 1, 1), (512,), (512,), (512,), (512,), (512,), ()], strict=True)}
-    return _load(net, xception_names(net, dropout_head), state, "DeepfakeBench Xception", optional, dtype)
+    return _load(net, xception_names(net, dropout_head), state, _model, optional, dtype)
+
+
+def spsl_from_dfb(checkpoint: Any, variant: Any = None, dtype: torch.dtype | None = None) -> nn.Module:
+    """A DeepfakeBench ``SpslDetector`` checkpoint (Xception keys, 4-channel ``conv1``) -> ours."""
+    return xception_from_dfb(checkpoint, variant, dtype, _spec=SPSL, _model="DeepfakeBench SPSL (4-channel Xception)")
 
 
 def efficientnet_names(net: nn.Module) -> dict[str, str]:

@@ -33,8 +33,28 @@ class TwoClassDetector(Detector):
         return out[:, 1] - out[:, 0]
 
 
+def phase_only(x: torch.Tensor) -> torch.Tensor:
+    """SPSL's extra channel: the grey image (channel mean of the normalised input) rebuilt from
+    its Fourier phase alone (unit magnitude), per image.
+
+    DeepfakeBench calls ``torch.fft.fftn`` without ``dim``, which also transforms along the batch
+    axis, so its channel for one image depends on the other images of a 32-image batch; per image
+    (this function) equals DeepfakeBench at batch size 1 and keeps scores independent of batching.
+    """
+    gray = x.mean(dim=1, keepdim=True)
+    spectrum = torch.fft.fft2(gray, dim=(-2, -1))
+    return torch.fft.ifft2(torch.exp(1j * torch.angle(spectrum)), dim=(-2, -1)).real.to(x.dtype)
+
+
+class SPSLDetector(TwoClassDetector):
+    """SPSL as DeepfakeBench trains it: Xception (4-channel stem) on RGB + the phase-only channel."""
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return super().logits(torch.cat([x, phase_only(x)], dim=1))
+
+
 def xception_net(config: Mapping[str, Any]) -> Xception:
-    keys = ("stem", "entry", "middle_blocks", "exit")
+    keys = ("stem", "entry", "middle_blocks", "exit", "in_chans")
     return Xception(num_classes=2, **{k: config[k] for k in keys if k in config})
 
 
@@ -47,6 +67,10 @@ def efficientnet_net(config: Mapping[str, Any]) -> nn.Module:
 
 def build_xception(variant) -> TwoClassDetector:
     return TwoClassDetector(xception_net(variant.config), variant.input, variant.config.get("resize_to"))
+
+
+def build_spsl(variant) -> SPSLDetector:
+    return SPSLDetector(xception_net(variant.config), variant.input, variant.config.get("resize_to"))
 
 
 def build_efficientnet_b4(variant) -> TwoClassDetector:

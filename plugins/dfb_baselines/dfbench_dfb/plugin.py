@@ -7,7 +7,8 @@ from dfbench import hookimpl
 
 @hookimpl
 def register_detectors(register) -> None:
-    from .spec import EFFICIENTNET_B4, XCEPTION
+    from .spec import EFFICIENTNET_B4, SPSL, XCEPTION
 
     register(XCEPTION)
     register(EFFICIENTNET_B4)
+    register(SPSL)

@@ -2,11 +2,13 @@
 
 Input protocols:
 
-- ``xception`` (default variant): FaceForensics++'s Xception protocol — DeepfakeBench's aligned
-  crop (dlib 5-point similarity, margin scale 1.3) at 256 px, resized to 299 inside the detector
-  with bicubic interpolation (DeepfakeBench's loader resizes with ``cv2.INTER_CUBIC``), [-1, 1].
-- ``xception_dfb256`` and ``efficientnet_b4``: DeepfakeBench's own configs (``resolution: 256``,
-  mean = std = 0.5).
+- ``xception`` and ``efficientnet_b4``: DeepfakeBench's own configs — its aligned crop (dlib
+  5-point similarity to the ArcFace template, margin scale 1.3; the ``dlib_align`` cropper, whose
+  template equals DeepfakeBench's ``img_align_crop``) at ``resolution: 256``, mean = std = 0.5.
+  These are the protocols behind DeepfakeBench's reported numbers (leaderboard ids ``*.dfb``).
+- ``xception_ffpp``: FaceForensics++'s Xception protocol — the same 256 px crops resized to 299
+  inside the detector with bicubic interpolation (DeepfakeBench's loader resizes to its
+  ``resolution`` with ``cv2.INTER_CUBIC``), [-1, 1].
 
 All: 32 evenly spaced frames per video; p(fake) = softmax[:, 1] of two outputs, so the detector's
 logit is ``out[1] - out[0]``; DeepfakeBench's video score averages frame probabilities
@@ -20,7 +22,7 @@ from dfbench.specs import DetectorSpec, InputSpec, VariantSpec
 
 DFB_PAPER = "DeepfakeBench: A Comprehensive Benchmark of Deepfake Detection (Yan et al., NeurIPS 2023 D&B)"
 DFB_URL = "https://github.com/SCLBD/DeepfakeBench"
-DFB_WEIGHTS_LICENSE = "CC BY-NC 4.0 (DeepfakeBench's released weights)"
+DFB_WEIGHTS_LICENSE = "CC BY-NC 4.0 (DeepfakeBench's released weights; not redistributed here)"
 
 
 def dfb_input(size: int) -> InputSpec:
@@ -35,10 +37,10 @@ XCEPTION = DetectorSpec(
     name="xception",
     factory="dfbench_dfb.model:build_xception",
     variants=(
-        VariantSpec("default", dfb_input(256), {"resize_to": 299},
-                    "FaceForensics++ protocol: 256 px aligned crops resized to 299 (20.8 M parameters)."),
-        VariantSpec("dfb256", dfb_input(256), {"resize_to": None},
-                    "DeepfakeBench's config: the same network fed the 256 px crops directly."),
+        VariantSpec("default", dfb_input(256), {"resize_to": None},
+                    "DeepfakeBench's config: 256 px aligned crops fed directly (20.8 M parameters)."),
+        VariantSpec("ffpp", dfb_input(256), {"resize_to": 299},
+                    "FaceForensics++ protocol: the same 256 px crops resized to 299 (bicubic) inside."),
         VariantSpec("test", dfb_input(48), {**_XCEPTION_TINY, "resize_to": 56},
                     "Tiny Xception (narrow, one middle block) with the resize step, for tests."),
     ),
@@ -46,7 +48,8 @@ XCEPTION = DetectorSpec(
     paper="FaceForensics++: Learning to Detect Manipulated Facial Images (Rössler et al., ICCV 2019); "
           "weights: " + DFB_PAPER,
     url=DFB_URL,
-    license=f"Apache-2.0 (this implementation); weights: {DFB_WEIGHTS_LICENSE}",
+    license="Apache-2.0 (this implementation)",
+    weights_license=DFB_WEIGHTS_LICENSE,
     description="Xception (Cadene layout) classifying aligned face crops; the baseline of FF++ and "
                 "DeepfakeBench. `dfbench convert xception ckpt_best.pth OUT` reads DeepfakeBench's file.",
     converter="dfbench_dfb.convert:xception_from_dfb",
@@ -65,8 +68,36 @@ EFFICIENTNET_B4 = DetectorSpec(
     default_variant="default",
     paper="EfficientNet (Tan & Le, ICML 2019) as a deepfake baseline; weights: " + DFB_PAPER,
     url=DFB_URL,
-    license=f"Apache-2.0 (this implementation); weights: {DFB_WEIGHTS_LICENSE}",
+    license="Apache-2.0 (this implementation)",
+    weights_license=DFB_WEIGHTS_LICENSE,
     description="EfficientNet-B4 classifying DeepfakeBench-aligned face crops at 256 px. "
                 "`dfbench convert efficientnet_b4 ckpt_best.pth OUT` reads DeepfakeBench's file.",
     converter="dfbench_dfb.convert:efficientnet_from_dfb",
+)
+
+
+# SPSL (Liu et al., CVPR 2021), as DeepfakeBench implements it: the full Xception (not the shallow
+# one of the paper) with a 4-channel stem fed RGB + the phase-only reconstruction of the grey
+# image. Chosen over F3Net as dfbench's frequency-domain family: both have DeepfakeBench
+# checkpoints (spsl_best.pth, f3net_best.pth), but SPSL's is a single Xception whose parity can be
+# checked against the PyPI reference network (pretrainedmodels), and it is the stronger baseline in
+# DeepfakeBench's table (cross-dataset mean AUC .7875 vs .7645; Celeb-DF v2 .7650 vs .7352).
+SPSL = DetectorSpec(
+    name="spsl",
+    factory="dfbench_dfb.model:build_spsl",
+    variants=(
+        VariantSpec("default", dfb_input(256), {"in_chans": 4, "resize_to": None},
+                    "Xception with a 4-channel stem on RGB + phase-only grey channel, 256 px (20.8 M parameters)."),
+        VariantSpec("test", dfb_input(48), {**_XCEPTION_TINY, "in_chans": 4, "resize_to": None},
+                    "Tiny SPSL (narrow Xception, one middle block) for tests."),
+    ),
+    default_variant="default",
+    paper="Spatial-Phase Shallow Learning: Rethinking Face Forgery Detection in Frequency Domain "
+          "(Liu et al., CVPR 2021); weights: " + DFB_PAPER,
+    url=DFB_URL,
+    license="Apache-2.0 (this implementation)",
+    weights_license=DFB_WEIGHTS_LICENSE,
+    description="Frequency-domain baseline: the phase spectrum's reconstruction as a 4th input channel "
+                "of Xception. `dfbench convert spsl spsl_best.pth OUT` reads DeepfakeBench's file.",
+    converter="dfbench_dfb.convert:spsl_from_dfb",
 )

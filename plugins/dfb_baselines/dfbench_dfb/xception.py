@@ -63,9 +63,9 @@ class Xception(nn.Module):
 
     def __init__(self, num_classes: int = 2, stem: Sequence[int] = (32, 64),
                  entry: Sequence[int] = (128, 256, 728), middle_blocks: int = 8,
-                 exit: Sequence[int] = (1024, 1536, 2048)) -> None:
+                 exit: Sequence[int] = (1024, 1536, 2048), in_chans: int = 3) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(3, stem[0], 3, 2, 0, bias=False)
+        self.conv1 = nn.Conv2d(in_chans, stem[0], 3, 2, 0, bias=False)
         self.bn1 = nn.BatchNorm2d(stem[0])
         self.conv2 = nn.Conv2d(stem[0], stem[1], 3, bias=False)
         self.bn2 = nn.BatchNorm2d(stem[1])

@@ -85,3 +85,20 @@ def dfb_efficientnet(width: float, depth: float, image_size: int, fed: int, seed
 
 def rel_err(ours: torch.Tensor, ref: torch.Tensor) -> float:
     return float(((ours - ref).abs() / ref.abs().clamp_min(1e-12)).max())
+
+
+def pretrainedmodels_spsl(seed: int = 0, size: int = 256) -> nn.Module:
+    """The pretrainedmodels Xception with the 4-channel stem DeepfakeBench's SPSL swaps in."""
+    net = pretrainedmodels_xception(seed, size=size)
+    with torch.no_grad():
+        conv = nn.Conv2d(4, 32, 3, 2, 0, bias=False).double()
+        conv.weight.copy_(net.conv1.weight.mean(dim=1, keepdim=True).repeat(1, 4, 1, 1)
+                          + 0.05 * torch.randn(32, 4, 3, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
+    net.conv1 = conv
+    return net
+
+
+def dfb_phase(img: torch.Tensor) -> torch.Tensor:
+    """DeepfakeBench's ``phase_without_amplitude``, as written there: ``fftn`` over every axis."""
+    gray = torch.mean(img, dim=1, keepdim=True)
+    return torch.real(torch.fft.ifftn(torch.exp(1j * torch.angle(torch.fft.fftn(gray)))))

@@ -80,7 +80,8 @@ def test_ffpp_protocol_resizes_256_crops_to_299_inside():
         direct = det.net((x.double() / 255 - 0.5) / 0.5)
     assert torch.allclose(got, out[:, 1] - out[:, 0], atol=1e-6)
     assert not torch.allclose(got, direct[:, 1] - direct[:, 0], atol=1e-6)
-    s = XCEPTION.variant("default")
+    assert XCEPTION.variant("default").config["resize_to"] is None
+    s = XCEPTION.variant("ffpp")
     assert s.config["resize_to"] == 299 and s.input.size == 256 and s.input.cropper == "dlib_align"
     assert s.input.crop_settings == {"scale": 1.3} and s.input.mean == (0.5, 0.5, 0.5)
     assert EFFICIENTNET_B4.variant("default").input.size == 256
@@ -134,7 +135,7 @@ def test_core_convert_command(tmp_path, xception_ref):
 
     src = tmp_path / "ckpt_best.pth"
     torch.save(dfb_xception_state(xception_ref), src)
-    out = convert_official("xception_dfb256", src, tmp_path / "out")
+    out = convert_official("xception_ffpp", src, tmp_path / "out")
     state, config = read_weights_dir(out, expected_sha256=json.loads((out / "config.json").read_text())["sha256"])
-    assert config["variant"] == "dfb256" and config["input"]["aggregation"] == "mean_prob"
+    assert config["variant"] == "ffpp" and config["input"]["aggregation"] == "mean_prob"
     assert torch.equal(state["net.fc.weight"], xception_ref.last_linear.weight)

@@ -106,6 +106,7 @@ def laanet_spec() -> DetectorSpec:
         paper=PAPER,
         url=URL,
         license="Apache-2.0 (this re-implementation); official weights: SnT academic licence",
+        weights_license="SnT academic licence (official LAA-Net weights)",
         description=("Localized artifact attention: EfficientNet-B4 with a gated E-FPN decoder, trained "
                      "on pseudo-fakes (SBI/BI) with heatmap and self-consistency supervision."),
         converter="dfbench_laanet.convert:from_official",

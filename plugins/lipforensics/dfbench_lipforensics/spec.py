@@ -138,6 +138,7 @@ def make_spec(weights: tuple | None = None, extra: Mapping[str, Any] | None = No
         paper=PAPER,
         url=URL,
         license="MIT (official weights); this implementation Apache-2.0",
+        weights_license="MIT (official repository); the front-end was pre-trained on LRW (check its terms)",
         description="Mouth-region spatio-temporal detector: 3D conv + ResNet-18 + multi-scale TCN",
         converter="dfbench_lipforensics.convert:from_official",
         **dict(extra or {}),

@@ -102,6 +102,7 @@ SPEC = DetectorSpec(
     paper=PAPER,
     url="https://github.com/VISION-SJTU/RECCE",
     license="MIT (official code); re-implementation Apache-2.0",
+    weights_license="not stated separately (official repository: MIT)",
     description="Reconstruction-classification learning: a decoder reconstructs real faces; the "
                 "reconstruction error guides attention on Xception features.",
     converter="dfbench_recce.convert:from_official",

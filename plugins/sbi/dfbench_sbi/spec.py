@@ -25,7 +25,8 @@ from dfbench.specs import DetectorSpec, InputSpec, VariantSpec
 
 PAPER = "Detecting Deepfakes with Self-Blended Images (Shiohara & Yamasaki, CVPR 2022)"
 URL = "https://github.com/mapooon/SelfBlendedImages"
-WEIGHTS_LICENSE = "research-only (official SBI weights: see the authors' repository terms)"
+WEIGHTS_LICENSE = ("SBI software licence (Yamasaki Lab): academic / non-profit noncommercial research use only; "
+                   "not redistributed here")
 
 EFNB4_CONFIG = {"width_mult": 1.4, "depth_mult": 1.8, "native_size": 380}
 # Same topology, one block per stage and half the widths (so that, as in B4, no stage's first
@@ -58,7 +59,8 @@ SPEC = DetectorSpec(
     default_variant="efnb4",
     paper=PAPER,
     url=URL,
-    license=f"Apache-2.0 (this re-implementation); weights: {WEIGHTS_LICENSE}",
+    license="Apache-2.0 (this re-implementation)",
+    weights_license=WEIGHTS_LICENSE,
     description="EfficientNet-B4 trained on self-blended pseudo-fakes (a face blended with a "
                 "transformed copy of itself); converted official weights via `dfbench convert sbi`.",
     converter="dfbench_sbi.convert:from_official",
