@@ -313,6 +313,10 @@ cli.add_command(hub_cli)
 cli.add_command(leaderboard_cli)
 cli.add_command(compare_cmd)
 
+from .figures import figures_command  # noqa: E402  (issue 18: robustness figures, PNG + HTML)
+
+cli.add_command(figures_command)
+
 
 def main() -> None:
     try:

@@ -203,3 +203,38 @@ def test_leaderboard_page_in_headless_chromium(page_with_measured, tmp_path):
             browser.close()
     assert errors == [], errors
     assert {f"{kind}-{w}.png" for kind in ("top", "demo") for w in WIDTHS} <= {p.name for p in shots.glob("*.png")}
+
+
+def test_robustness_and_comparison_pages_in_headless_chromium(tmp_path):
+    """The figures module's pages (`dfbench figures`, `dfbench compare`): no overlap, no overflow, no errors."""
+    exe = _chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed: pip install playwright")
+    from dfbench.figures import comparison_html, robustness_html
+
+    levels = {str(k): 1 - 0.05 * k for k in range(1, 6)}
+    doc = {"detector": {"id": "oracle"}, "clean_auc": 0.99,
+           "robustness": {t: levels for t in ("saturation", "contrast", "block", "noise", "blur", "pixel", "compress")}}
+    pages = [robustness_html(doc, tmp_path / "robustness.html", "oracle on demo/test"),
+             comparison_html([{"label": f"run{i}", "roc": ([0, 0.1 * i, 1], [0, 0.8, 1]),
+                               "pr": ([0, 0.5, 1], [1, 0.9, 0.5]), "auc": 0.9, "ap": 0.8} for i in range(3)],
+                             tmp_path / "comparison.html")]
+    shots = _shots_dir()
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=exe, args=FLAGS,
+                                                       headless=True, viewport={"width": WIDTHS[0], "height": 900})
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            for path in pages:
+                page.goto(path.as_uri())
+                for width in WIDTHS:
+                    page.set_viewport_size({"width": width, "height": 900})
+                    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path.name
+                    assert page.evaluate(OVERLAPS_JS) == [], f"{path.name} at {width} px"
+                    page.screenshot(path=str(shots / f"{path.stem}-{width}.png"), full_page=True)
+            assert page.locator("svg.chart").count() == 2  # comparison: ROC and PR
+        finally:
+            browser.close()
+    assert errors == [], errors
