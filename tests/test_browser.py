@@ -183,8 +183,11 @@ def test_leaderboard_page_in_headless_chromium(page_with_measured, tmp_path):
             page.locator(".bar summary").click()
             page.locator(".picker input[value=eer]").check()
             assert eer.is_visible()
+            for box in page.locator(".picker input").all():  # every optional column at once
+                box.check()
             page.set_viewport_size({"width": WIDTHS[0], "height": 1000})
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            page.locator("#demo--video_train-demo-train").screenshot(path=str(shots / "demo-all-columns-1280.png"))
 
             # Charts: curves toggle from the legend; corruption names are the CLI's.
             rob = page.locator("#rob-demo--video_train-demo-train")
