@@ -60,7 +60,7 @@ def render_markdown(entries: list[Entry]) -> str:
         "## Tables", "",
     ]
     for d, p, rows in groups:
-        out.append(f"- [{T.title(d, p)}](#{T.anchor(d, p)}) — `{d}/{p}`, {len(rows)} entries")
+        out.append(f"- [{T.title(d, p)}](#{T.anchor(d, p)}) — `{d}/{p}`, {len(rows)} {'entry' if len(rows) == 1 else 'entries'}")
     out.append("")
     for d, p, rows in groups:
         cols = [c for c in T.table_columns(rows) if c.key not in ("train", "select")]
