@@ -179,6 +179,8 @@ _JS = """
       var on=Array.prototype.filter.call(document.querySelectorAll('.picker input'),function(c){return c.checked;});
       sheet.textContent=on.map(function(c){return '.c-'+c.value+'{display:table-cell}';}).join('');});
   });
+  var picker=document.querySelector('.bar details');
+  document.addEventListener('click',function(ev){if(picker.open&&!picker.contains(ev.target))picker.open=false;});
   apply();
 })();
 """
