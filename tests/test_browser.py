@@ -161,6 +161,7 @@ def test_leaderboard_page_in_headless_chromium(page_with_measured, tmp_path):
             assert first.locator("tr.more").is_hidden()
             first.locator(".more-btn").click()
             assert first.locator("tr.more").is_visible() and "checkpoint selection" in first.locator("tr.more").inner_text()
+            first.screenshot(path=str(shots / "details-open.png"))
 
             # Filters: "measured here" leaves only tables with a measured row; training data narrows to one set.
             n_all = page.locator("section.board-section:visible").count()
