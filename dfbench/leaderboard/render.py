@@ -218,8 +218,8 @@ def _badges(e: Entry) -> str:
     out = []
     for f in e.data["flags"]:
         warn = " warn" if f in ("oracle-selection", "unverified-number", "untrained", "partial-dataset") else ""
-        out.append(f'<span class="flag{warn}" title="{html.escape(T.FLAG_HELP.get(f, f), quote=True)}">'
-                   f"{html.escape(f)}</span>")
+        tip = T.FLAG_HELP.get(f, f"{f}: see the row details (▸)")
+        out.append(f'<span class="flag{warn}" title="{html.escape(tip, quote=True)}">{html.escape(f)}</span>')
     if not T.is_ranked(e):
         out.append('<span class="flag unranked" title="not ranked: a partial or subset run (see flags)">unranked</span>')
     return "".join(out)
