@@ -192,12 +192,53 @@ def measure_config(
         "iters": len(times),
         "peak_rss_delta_mb": round(mem.delta_mb, 1),
     }
+    row["_times"] = times  # raw seconds per batch, merged over rounds by _merge_rounds and dropped
     if compile:
         row["compile_s"] = round(setup_s, 2)
     if torch.device(device).type == "cuda":
         row["cuda_max_allocated_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     del stage
     return row
+
+
+NOISY_SPREAD = 0.25  # (max - min) / median of the per-round throughputs above this: flagged noisy
+
+
+def _merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One configuration measured in several rounds -> one row with min/median/max over rounds.
+
+    ``units_per_s`` and the ms percentiles come from all timed batches pooled; ``units_per_s_min /
+    _median / _max`` from each round's own median, and ``spread`` = (max - min) / median of those.
+    A spread over :data:`NOISY_SPREAD` sets ``noisy``: the machine was busy or the configuration is
+    unstable, and comparisons with other configurations of the same run are not to be trusted.
+    """
+    row = {k: v for k, v in rounds[0].items() if k != "_times"}
+    batch = row["batch_size"]
+    pooled = [t for r in rounds for t in r["_times"]]
+    per_round = sorted(batch / _percentile(r["_times"], 50) for r in rounds)
+    med = _percentile(per_round, 50)
+    p50 = _percentile(pooled, 50)
+    row.update(
+        units_per_s=batch / p50 if p50 > 0 else None,
+        ms_per_batch_p50=1000 * p50,
+        ms_per_batch_p95=1000 * _percentile(pooled, 95),
+        rounds=len(rounds),
+        units_per_s_min=per_round[0],
+        units_per_s_median=med,
+        units_per_s_max=per_round[-1],
+        spread=(per_round[-1] - per_round[0]) / med if med > 0 else 0.0,
+        peak_rss_delta_mb=max(r["peak_rss_delta_mb"] for r in rounds),
+    )
+    row["noisy"] = bool(row["spread"] > NOISY_SPREAD)
+    return row
+
+
+def _add_speedups(rows: list[dict[str, Any]]) -> None:
+    """``speedup_vs_fp32_nchw`` of each row against the fp32, channels-first, eager row of this run."""
+    base = next((r for r in rows if r["precision"] == "fp32" and not r["channels_last"] and not r["compile"]), None)
+    ref = base["units_per_s"] if base else None
+    for r in rows:
+        r["speedup_vs_fp32_nchw"] = (r["units_per_s"] / ref) if ref and r["units_per_s"] else None
 
 
 def measure_latency(
@@ -328,6 +369,7 @@ def bench_detector(
     video: str | Path | None = None,
     video_dir: str | Path | None = None,
     e2e_repeats: int = 1,
+    repeats: int = 3,
     registry: Any = None,
 ) -> dict[str, Any]:
     """Run the throughput protocol on ``detector`` (an id or a built detector); returns the JSON dict.
@@ -336,6 +378,11 @@ def bench_detector(
     ``device``; precisions given explicitly are measured even where slow (and marked). Without
     ``video`` the end-to-end figure uses a generated 10-s 640x360 video, written once into
     ``video_dir`` (default: a temporary directory).
+
+    Each configuration is measured ``repeats`` times, the configurations taking turns (round robin),
+    so that a machine getting busier or quieter during the run affects all of them alike; rows carry
+    min/median/max over rounds, ``noisy`` when they disagree by more than 25 %, and the speed-up
+    against fp32 NCHW measured in the same run.
     """
     import torch
 
@@ -367,28 +414,39 @@ def bench_detector(
     units_per_video = spec.frames_per_video if spec.unit == "frame" else None
     tta = 2 if spec.flip_test else 1
     latency = measure_latency(det, device=device, iters=latency_iters)
+    configs = [(prec, cl) for prec in chosen for cl in layouts]
+    if repeats < 1:
+        raise DfbenchError(f"--repeats must be at least 1, got {repeats}")
+    rounds: dict[tuple[str, bool], list[dict[str, Any]]] = {c: [] for c in configs}
+    for _ in range(repeats):
+        for prec, cl in configs:
+            rounds[(prec, cl)].append(
+                measure_config(
+                    det,
+                    precision=prec,
+                    channels_last=cl,
+                    batch_size=batch_size,
+                    device=device,
+                    warmup=warmup,
+                    iters=iters,
+                )
+            )
     rows = []
-    for prec in chosen:
-        for cl in layouts:
-            row = measure_config(
-                det,
-                precision=prec,
-                channels_last=cl,
-                batch_size=batch_size,
-                device=device,
-                warmup=warmup,
-                iters=iters,
-            )
-            if support.get(prec):
-                row["note"] = support[prec]
-            rows.append(row)
-            log.info(
-                "%s %s channels_last=%s: %.2f units/s",
-                detector_id_of(det) if hasattr(det, "spec") else "",
-                prec,
-                cl,
-                row["units_per_s"] or 0,
-            )
+    for prec, cl in configs:
+        row = _merge_rounds(rounds[(prec, cl)])
+        if support.get(prec):
+            row["note"] = support[prec]
+        rows.append(row)
+        log.info(
+            "%s %s channels_last=%s: %.2f units/s (min %.2f, max %.2f%s)",
+            detector_id_of(det) if hasattr(det, "spec") else "",
+            prec,
+            cl,
+            row["units_per_s"] or 0,
+            row["units_per_s_min"],
+            row["units_per_s_max"],
+            ", noisy" if row["noisy"] else "",
+        )
     best = max(rows, key=lambda r: r["units_per_s"] or 0.0)
     if compile:
         crow = measure_config(
@@ -401,8 +459,9 @@ def bench_detector(
             warmup=warmup,
             iters=iters,
         )
-        rows.append(crow)
+        rows.append(_merge_rounds([crow]))  # compiling is slow: one round
         best = max(rows, key=lambda r: r["units_per_s"] or 0.0)
+    _add_speedups(rows)
 
     e2e = None
     if end_to_end:
@@ -475,8 +534,14 @@ def bench_detector(
         f"{' + compile' if best['compile'] else ''} @ batch {batch_size}",
         "videos_per_s": round(e2e["videos_per_s"], 4) if e2e else None,
         "peak_rss_delta_mb": peak,
+        "repeats": repeats,
+        "noisy_configs": [_tag(r) for r in rows if r["noisy"]],
     }
     return result
+
+
+def _tag(r: dict[str, Any]) -> str:
+    return f"{r['precision']}{' cl' if r['channels_last'] else ''}{' compile' if r['compile'] else ''}"
 
 
 def summary_lines(res: dict[str, Any]) -> list[str]:
@@ -488,11 +553,18 @@ def summary_lines(res: dict[str, Any]) -> list[str]:
         f"  latency batch 1 fp32: p50 {s['latency_ms_p50']:.1f} ms, p95 {s['latency_ms_p95']:.1f} ms",
     ]
     for r in res["throughput"]:
-        tag = f"{r['precision']}{' cl' if r['channels_last'] else ''}{' compile' if r['compile'] else ''}"
         note = f"  ({r['note']})" if r.get("note") else ""
+        speed = r.get("speedup_vs_fp32_nchw")
+        spread = ""
+        if "units_per_s_min" in r:
+            spread = (f" [min {r['units_per_s_min']:.2f}, median {r['units_per_s_median']:.2f}, max "
+                      f"{r['units_per_s_max']:.2f} over {r['rounds']} rounds]")
         lines.append(
-            f"  {tag:<16} {r['units_per_s']:9.2f} {unit}s/s @ batch {r['batch_size']}, "
-            f"peak RSS +{r['peak_rss_delta_mb']:.0f} MB{note}"
+            f"  {_tag(r):<16} {r['units_per_s']:9.2f} {unit}s/s @ batch {r['batch_size']}{spread}"
+            + (f", {speed:.2f}x fp32 NCHW" if speed else "")
+            + f", peak RSS +{r['peak_rss_delta_mb']:.0f} MB{note}"
+            + (f"  NOISY: rounds differ by {100 * r['spread']:.0f} % (> 25 %); re-run on a quiet machine"
+               if r.get("noisy") else "")
         )
     e = res.get("end_to_end")
     if e:
@@ -557,7 +629,13 @@ def _expand_detectors(names: Sequence[str]) -> list[str]:
 )
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--threads", type=int, help="torch intra-op threads (default: torch's choice).")
-@click.option("--iters", default=10, show_default=True, help="Timed batches per configuration.")
+@click.option("--iters", default=10, show_default=True, help="Timed batches per configuration and round.")
+@click.option(
+    "--repeats",
+    default=3,
+    show_default=True,
+    help="Rounds per configuration (taking turns); rows report min/median/max and flag > 25 % spread.",
+)
 @click.option("--warmup", default=2, show_default=True, help="Untimed batches per configuration.")
 @click.option(
     "--latency-iters",
@@ -589,6 +667,7 @@ def bench_command(
     device,
     threads,
     iters,
+    repeats,
     warmup,
     latency_iters,
     video,
@@ -619,6 +698,7 @@ def bench_command(
                     device=device,
                     warmup=warmup,
                     iters=iters,
+                    repeats=repeats,
                     latency_iters=latency_iters,
                     end_to_end=not no_e2e,
                     video=video,

@@ -399,6 +399,10 @@ from .zoo.cli import export_command  # noqa: E402
 
 cli.add_command(export_command)
 
+from .figures import figures_command  # noqa: E402  (issue 18: robustness figures, PNG + HTML)
+
+cli.add_command(figures_command)
+
 
 def main() -> None:
     try:

@@ -113,6 +113,9 @@ def compare_runs(run_dirs: list[str | Path], output: str | Path | None = None, *
         out = Path(output)
         out.mkdir(parents=True, exist_ok=True)
         report["plots"] = _plots(runs, out)
+        from .figures import comparison_figures  # interactive ROC/PR beside the PNGs (issue 18)
+
+        report["plots"]["html"] = comparison_figures(runs, out)
         from .fileio import atomic_write_json
 
         atomic_write_json(out / "comparison.json", report)

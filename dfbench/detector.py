@@ -66,7 +66,10 @@ class Detector(nn.Module):
         """Optional: per-sample explanation maps/weights for ``dfbench predict --explain``.
 
         Returns a dict with ``logits`` and any of ``heatmap`` ([B, H, W] in [0, 1]),
-        ``reconstruction`` ([B, C, H, W] uint8), ``frame_weights`` ([B, T]).
+        ``reconstruction`` ([B, C, H, W] uint8), ``frame_weights`` ([B, T]; only when the model
+        really weights frames, e.g. attention pooling: a uniform 1/T is not an explanation).
+        Class attributes ``explain_heatmap_title`` / ``explain_heatmap_label`` (the colour bar's
+        units) and ``explain_clip_name`` (clip detectors) label the pictures.
         """
         return {"logits": self.forward(x)}
 

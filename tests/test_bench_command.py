@@ -71,6 +71,50 @@ def test_bench_of_a_built_detector_object():
     json.dumps(res)  # serialisable as is
 
 
+def test_rounds_report_min_median_max_and_speedup_vs_fp32_nchw():
+    """Issue 18: each configuration measured in rounds; the fields exist and agree (speeds never asserted)."""
+    res = bench_detector(
+        _conv_detector(), batch_size=2, precisions=["fp32"], iters=2, warmup=0, latency_iters=2,
+        end_to_end=False, repeats=3,
+    )
+    assert res["summary"]["repeats"] == 3
+    for r in res["throughput"]:
+        assert r["rounds"] == 3 and r["iters"] == 2 and "_times" not in r
+        assert 0 < r["units_per_s_min"] <= r["units_per_s_median"] <= r["units_per_s_max"]
+        assert r["spread"] == pytest.approx(
+            (r["units_per_s_max"] - r["units_per_s_min"]) / r["units_per_s_median"]
+        )
+        assert r["noisy"] is (r["spread"] > 0.25)
+    base, cl = res["throughput"]  # fp32 NCHW, fp32 channels_last, in one run
+    assert base["speedup_vs_fp32_nchw"] == 1.0
+    assert cl["speedup_vs_fp32_nchw"] == pytest.approx(cl["units_per_s"] / base["units_per_s"])
+    assert res["summary"]["noisy_configs"] == [
+        t for t, r in zip(("fp32", "fp32 cl"), res["throughput"], strict=True) if r["noisy"]
+    ]
+    lines = "\n".join(summary_lines(res))
+    assert "x fp32 NCHW" in lines and "over 3 rounds" in lines and "min " in lines and "max " in lines
+
+
+def test_a_spread_over_25_percent_is_flagged_noisy():
+    from dfbench.bench import _merge_rounds
+
+    def round_(seconds):
+        return {"batch_size": 2, "precision": "fp32", "channels_last": False, "compile": False,
+                "peak_rss_delta_mb": 1.0, "_times": seconds}
+
+    steady = _merge_rounds([round_([0.10, 0.10]), round_([0.11, 0.11]), round_([0.10, 0.105])])
+    assert not steady["noisy"] and steady["spread"] < 0.25
+    busy = _merge_rounds([round_([0.10, 0.10]), round_([0.30, 0.30]), round_([0.10, 0.11])])
+    assert busy["noisy"] and busy["units_per_s_min"] == pytest.approx(2 / 0.30)
+    assert busy["units_per_s_max"] == pytest.approx(2 / 0.10) and busy["rounds"] == 3
+    text = "\n".join(summary_lines({
+        "summary": {"params_m": 0.1, "latency_ms_p50": 1.0, "latency_ms_p95": 2.0},
+        "detector": {"id": "x"}, "input": {"unit": "frame"}, "gmacs": 0.1,
+        "throughput": [{**busy, "speedup_vs_fp32_nchw": 1.0}], "end_to_end": None,
+    }))
+    assert "NOISY" in text and "> 25 %" in text
+
+
 def test_unknown_precision_is_refused():
     from dfbench.errors import DfbenchError
 

@@ -161,6 +161,7 @@ def test_leaderboard_page_in_headless_chromium(page_with_measured, tmp_path):
             assert first.locator("tr.more").is_hidden()
             first.locator(".more-btn").click()
             assert first.locator("tr.more").is_visible() and "checkpoint selection" in first.locator("tr.more").inner_text()
+            first.screenshot(path=str(shots / "details-open.png"))
 
             # Filters: "measured here" leaves only tables with a measured row; training data narrows to one set.
             n_all = page.locator("section.board-section:visible").count()
@@ -183,8 +184,11 @@ def test_leaderboard_page_in_headless_chromium(page_with_measured, tmp_path):
             page.locator(".bar summary").click()
             page.locator(".picker input[value=eer]").check()
             assert eer.is_visible()
+            for box in page.locator(".picker input").all():  # every optional column at once
+                box.check()
             page.set_viewport_size({"width": WIDTHS[0], "height": 1000})
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            page.locator("#demo--video_train-demo-train").screenshot(path=str(shots / "demo-all-columns-1280.png"))
 
             # Charts: curves toggle from the legend; corruption names are the CLI's.
             rob = page.locator("#rob-demo--video_train-demo-train")
@@ -203,3 +207,38 @@ def test_leaderboard_page_in_headless_chromium(page_with_measured, tmp_path):
             browser.close()
     assert errors == [], errors
     assert {f"{kind}-{w}.png" for kind in ("top", "demo") for w in WIDTHS} <= {p.name for p in shots.glob("*.png")}
+
+
+def test_robustness_and_comparison_pages_in_headless_chromium(tmp_path):
+    """The figures module's pages (`dfbench figures`, `dfbench compare`): no overlap, no overflow, no errors."""
+    exe = _chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed: pip install playwright")
+    from dfbench.figures import comparison_html, robustness_html
+
+    levels = {str(k): 1 - 0.05 * k for k in range(1, 6)}
+    doc = {"detector": {"id": "oracle"}, "clean_auc": 0.99,
+           "robustness": {t: levels for t in ("saturation", "contrast", "block", "noise", "blur", "pixel", "compress")}}
+    pages = [robustness_html(doc, tmp_path / "robustness.html", "oracle on demo/test"),
+             comparison_html([{"label": f"run{i}", "roc": ([0, 0.1 * i, 1], [0, 0.8, 1]),
+                               "pr": ([0, 0.5, 1], [1, 0.9, 0.5]), "auc": 0.9, "ap": 0.8} for i in range(3)],
+                             tmp_path / "comparison.html")]
+    shots = _shots_dir()
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=exe, args=FLAGS,
+                                                       headless=True, viewport={"width": WIDTHS[0], "height": 900})
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            for path in pages:
+                page.goto(path.as_uri())
+                for width in WIDTHS:
+                    page.set_viewport_size({"width": width, "height": 900})
+                    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path.name
+                    assert page.evaluate(OVERLAPS_JS) == [], f"{path.name} at {width} px"
+                    page.screenshot(path=str(shots / f"{path.stem}-{width}.png"), full_page=True)
+            assert page.locator("svg.chart").count() == 2  # comparison: ROC and PR
+        finally:
+            browser.close()
+    assert errors == [], errors

@@ -105,3 +105,14 @@ def test_needs_two_finished_runs(two_runs, tmp_path):
     (tmp_path / "empty").mkdir()
     r = CliRunner().invoke(cli, ["compare", str(two_runs["oracle"]), str(tmp_path / "empty")])
     assert r.exit_code == 1 and "results.json" in r.output
+
+
+def test_compare_writes_an_interactive_page_beside_the_pngs(two_runs, tmp_path):
+    from dfbench.compare import compare_runs
+
+    rep = compare_runs([two_runs["oracle"], two_runs["constant"]], tmp_path / "cmp", n_bootstrap=50)
+    page = (tmp_path / "cmp" / "comparison.html").read_text()
+    assert rep["plots"]["html"] == str(tmp_path / "cmp" / "comparison.html")
+    assert page.count('<button type="button" class="lg"') == 4  # two runs x (ROC, PR), each toggleable
+    assert "(AUC 100.00)" in page and "(AUC 50.00)" in page and "precision" in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # offline

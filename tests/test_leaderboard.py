@@ -397,3 +397,27 @@ def test_schema_rejects_bad_cost(run_result, bench_result, mutate, message):
     mutate(entry["measured"]["cost"])
     errs = validate_entry(entry)
     assert any(message in e and e.startswith("measured/cost") for e in errs), errs
+
+
+def test_unranked_entries_get_no_rank_and_sort_last_with_a_badge():
+    """`ranked: false` (partial or subset runs, from the trust report) keeps a row visible but out of the ranking."""
+    from dfbench.leaderboard import Entry
+    from dfbench.leaderboard.render import render_html, render_markdown
+
+    def entry(det_id, auc, **extra):
+        return Entry(Path(f"demo/video_train-x/{det_id}.json"), {
+            "schema_version": 1, "detector_id": det_id, "detector": {"name": det_id}, "dataset": "demo",
+            "protocol": "video_train-x", "flags": ["demo-data"], **extra,
+            "protocol_info": {"level": "video", "train_set": "x", "checkpoint_selection": "last"},
+            "measured": {"status": "measured by dfbench", "protocol_hash": "0" * 16, "dfbench_version": "0.1.0",
+                         "metrics": {"video": {"auc": auc}}, "counts": {"videos_scored": 4},
+                         "weights": {"sha256": None}}})
+
+    rows = [entry("partial", 0.99, ranked=False), entry("b", 0.7), entry("a", 0.8)]
+    md = render_markdown(rows)
+    lines = [line for line in md.splitlines() if line.startswith("| ") and "`" in line]
+    assert [line.split(" | ")[:2] for line in lines] == [["| 1", "`a`"], ["| 2", "`b`"], ["| —", "`partial`"]]
+    assert "`unranked`" in lines[-1] and "CI" in md.split("\n| # |")[1].split("\n")[0]  # header names the CI
+    page = render_html(rows)
+    assert page.index(">partial<") > page.index(">b<") and 'class="entry unranked"' in page
+    assert page.count("flag unranked") == 1

@@ -60,7 +60,7 @@ def render_markdown(entries: list[Entry]) -> str:
         "## Tables", "",
     ]
     for d, p, rows in groups:
-        out.append(f"- [{T.title(d, p)}](#{T.anchor(d, p)}) — `{d}/{p}`, {len(rows)} entries")
+        out.append(f"- [{T.title(d, p)}](#{T.anchor(d, p)}) — `{d}/{p}`, {len(rows)} {'entry' if len(rows) == 1 else 'entries'}")
     out.append("")
     for d, p, rows in groups:
         cols = [c for c in T.table_columns(rows) if c.key not in ("train", "select")]
@@ -111,12 +111,12 @@ gap:6px 18px;align-items:center;font-size:13px}
 .bar select{font:inherit}.bar details{position:relative}.bar summary{cursor:pointer;color:#1a5fb4}
 .picker{position:absolute;background:#fff;border:1px solid #ccc;padding:6px 10px;box-shadow:0 2px 8px rgba(0,0,0,.15);
 min-width:200px;z-index:4}.picker label{display:block;white-space:nowrap}
-table.board{border-collapse:collapse;margin:8px 0;width:100%}
+table.board{border-collapse:collapse;margin:8px 0;width:auto;min-width:min(100%,900px);max-width:100%}
 .board th,.board td{border-bottom:1px solid #e4e4e4;padding:4px 8px;text-align:left;vertical-align:top}
 .board th{background:#f6f6f6;font-weight:600;font-size:13px;cursor:pointer;user-select:none;border-bottom:2px solid #ccc}
 .board th.sorted-asc::after{content:" ▲";font-size:10px}.board th.sorted-desc::after{content:" ▼";font-size:10px}
 .board td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.board th.num{text-align:right}
-.board td.det{overflow-wrap:anywhere;min-width:12em}.board td.rank{color:#777;width:2.5em}
+.board td.det{min-width:12em}.board td.rank{color:#777;width:2.5em}
 .board td.text{max-width:22em;font-size:13px}
 .sub{display:block;font-size:11px;color:#777}.rep{color:#666;font-style:italic}
 .conf{display:inline-block;font-size:10px;border:1px solid #bbb;border-radius:3px;padding:0 3px;margin-left:3px;
@@ -179,6 +179,8 @@ _JS = """
       var on=Array.prototype.filter.call(document.querySelectorAll('.picker input'),function(c){return c.checked;});
       sheet.textContent=on.map(function(c){return '.c-'+c.value+'{display:table-cell}';}).join('');});
   });
+  var picker=document.querySelector('.bar details');
+  document.addEventListener('click',function(ev){if(picker.open&&!picker.contains(ev.target))picker.open=false;});
   apply();
 })();
 """
@@ -216,8 +218,8 @@ def _badges(e: Entry) -> str:
     out = []
     for f in e.data["flags"]:
         warn = " warn" if f in ("oracle-selection", "unverified-number", "untrained", "partial-dataset") else ""
-        out.append(f'<span class="flag{warn}" title="{html.escape(T.FLAG_HELP.get(f, f), quote=True)}">'
-                   f"{html.escape(f)}</span>")
+        tip = T.FLAG_HELP.get(f, f"{f}: see the row details (▸)")
+        out.append(f'<span class="flag{warn}" title="{html.escape(tip, quote=True)}">{html.escape(f)}</span>')
     if not T.is_ranked(e):
         out.append('<span class="flag unranked" title="not ranked: a partial or subset run (see flags)">unranked</span>')
     return "".join(out)
@@ -258,6 +260,11 @@ def _details(e: Entry, ncols: int) -> str:
     return f'<tr class="more" hidden><td colspan="{ncols}"><dl>{body}</dl></td></tr>'
 
 
+def _breakable(ident: str) -> str:
+    """An id that may wrap after ``.`` or ``_`` (never inside a word) when its column is narrow."""
+    return html.escape(ident).replace(".", ".<wbr>").replace("_", "_<wbr>")
+
+
 def _table_html(d: str, p: str, rows: list[Entry]) -> str:
     e_ = html.escape
     cols = T.table_columns(rows)
@@ -279,7 +286,7 @@ def _table_html(d: str, p: str, rows: list[Entry]) -> str:
         tip = " — ".join(x for x in (det.get("name"), det.get("paper")) if x)
         cells = [f'<td class="num rank" data-t="num" data-v="{"" if r is None else r}">{"—" if r is None else r}</td>',
                  f'<td class="det" data-t="text" data-v="{_attr(did.lower())}"><button type="button" class="more-btn" '
-                 f'aria-expanded="false" title="details">▸</button><code title="{e_(tip, quote=True)}">{e_(did)}</code></td>']
+                 f'aria-expanded="false" title="details">▸</button><code title="{e_(tip, quote=True)}">{_breakable(did)}</code></td>']
         cells += [_html_cell(c, c.cell(e)) for c in cols]
         cells.append(f'<td class="flags" data-t="text" data-v="{_attr(" ".join(e.data["flags"]))}">{_badges(e)}</td>')
         parts.append(f'<tbody class="{cls}" data-kind="{kind}"><tr>' + "".join(cells) + "</tr>" + _details(e, ncols)

@@ -70,8 +70,9 @@ def _pct_ticks(lo: float, hi: float) -> list[float]:
     return out
 
 
-def roc_figure(fig_id: str, curves: Sequence[Series], caption: str) -> str:
-    """One ROC panel (false positive rate vs true positive rate) with a chance diagonal."""
+def roc_figure(fig_id: str, curves: Sequence[Series], caption: str, *, x_title: str = "false positive rate",
+               y_title: str = "true positive rate", diagonal: bool = True) -> str:
+    """One unit-square panel of curves (ROC by default, with a chance diagonal; also PR curves)."""
     ml, mr, mt, mb, pw, ph = 52, 12, 10, 44, 260, 260
     w, h = ml + pw + mr, mt + ph + mb
 
@@ -88,9 +89,10 @@ def roc_figure(fig_id: str, curves: Sequence[Series], caption: str) -> str:
         s.append(f'<text class="tick" x="{ml - 6}" y="{_f(float(y) + 4)}" text-anchor="end">{t:.1f}</text>')
         s.append(f'<text class="tick" x="{x}" y="{mt + ph + 18}" text-anchor="middle">{t:.1f}</text>')
     s.append(f'<rect class="frame" x="{ml}" y="{mt}" width="{pw}" height="{ph}"/>')
-    x0, y0 = xy(0, 0)
-    x1, y1 = xy(1, 1)
-    s.append(f'<line class="chance" x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}"><title>chance</title></line>')
+    if diagonal:
+        x0, y0 = xy(0, 0)
+        x1, y1 = xy(1, 1)
+        s.append(f'<line class="chance" x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}"><title>chance</title></line>')
     for k, c in enumerate(curves):
         pts = c.points.get("roc", [])
         colour = PALETTE[k % len(PALETTE)]
@@ -99,10 +101,10 @@ def roc_figure(fig_id: str, curves: Sequence[Series], caption: str) -> str:
         s.append(f'<g class="s" data-s="{k}"><polyline class="curve" fill="none" stroke="{colour}" '
                  f'points="{coords}"/><polyline class="hit" fill="none" points="{coords}"><title>{tip}</title>'
                  f'</polyline></g>')
-    s.append(f'<text class="atitle" x="{_f(ml + pw / 2)}" y="{h - 8}" text-anchor="middle">false positive rate</text>')
+    s.append(f'<text class="atitle" x="{_f(ml + pw / 2)}" y="{h - 8}" text-anchor="middle">{_esc(x_title)}</text>')
     cy = mt + ph / 2
     s.append(f'<text class="atitle" x="14" y="{_f(cy)}" transform="rotate(-90 14 {_f(cy)})" '
-             f'text-anchor="middle">true positive rate</text>')
+             f'text-anchor="middle">{_esc(y_title)}</text>')
     s.append("</svg>")
     # Legend to the right of the square plot (a column of buttons), caption under both.
     return (f'<figure class="fig roc-fig" id="{fig_id}"><div class="roc-row">' + "".join(s)
