@@ -259,7 +259,8 @@ def evaluate(
         bar = _progress(len(items), len(items) - len(pending), desc, bool(progress))
         t_loop = time.perf_counter()
         try:
-            _score_all(face_stage, model_stage, pending, out, timing, stats, bar, max_consecutive_errors)
+            _score_all(face_stage, model_stage, pending, out, timing, stats, bar, max_consecutive_errors,
+                       already=sum(1 for r in done.values() if r.get("status") == "ok"))
         finally:
             if bar is not None:
                 bar.close()
@@ -329,7 +330,8 @@ def _error_signature(rec: dict[str, Any], item: VideoItem) -> str:
 
 
 def _score_all(face_stage: FaceStage, model_stage: ModelStage, pending: list[VideoItem], out: Path,
-               timing: dict[str, float], stats: dict[str, int], bar: Any, max_consecutive: int) -> None:
+               timing: dict[str, float], stats: dict[str, int], bar: Any, max_consecutive: int,
+               already: int = 0) -> None:
     """Score ``pending`` into the partial log; one video's failure never ends the run, a systemic
     one does (after everything scored so far is on disk).
 
@@ -339,7 +341,7 @@ def _score_all(face_stage: FaceStage, model_stage: ModelStage, pending: list[Vid
     """
     streak: list[dict[str, Any]] = []
     streak_sig: str | None = None
-    n_ok = 0
+    n_ok = already
     with open(out / PARTIAL_FILE, "a", encoding="utf-8") as sink:
         def write(rec: dict[str, Any]) -> None:
             sink.write(json.dumps(rec) + "\n")
