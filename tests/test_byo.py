@@ -45,9 +45,14 @@ def test_exported_onnx_scores_like_the_native_detector(laanet_onnx):
 
 
 def test_torchscript_export_round_trip(tmp_path):
-    path, _ = export_detector("sbi_test", tmp_path / "sbi.pt", fmt="torchscript")
+    from dfbench.registry import get_registry
+    from dfbench.weights import save_weights
+
+    torch.manual_seed(3)  # weights saved once, so the export and the native detector share them
+    weights = save_weights(get_registry().detectors["sbi"].build("test"), tmp_path / "w")
+    path, _ = export_detector("sbi_test", tmp_path / "sbi.pt", fmt="torchscript", weights=str(weights))
     byo = build_detector(f"torchscript:{path}")
-    native = build_detector("sbi_test").eval()
+    native = build_detector("sbi_test", weights=str(weights)).eval()
     assert byo.input_spec.aggregation == "mean_prob" and byo.input_spec.mean == (0.0, 0.0, 0.0)
     x = native.example_input(batch=2, seed=1)
     with torch.inference_mode():

@@ -139,3 +139,24 @@ def test_core_convert_command(tmp_path, xception_ref):
     state, config = read_weights_dir(out, expected_sha256=json.loads((out / "config.json").read_text())["sha256"])
     assert config["variant"] == "ffpp" and config["input"]["aggregation"] == "mean_prob"
     assert torch.equal(state["net.fc.weight"], xception_ref.last_linear.weight)
+
+
+def test_dlib_align_template_is_deepfakebench_img_align_crop():
+    """The `dlib_align` cropper the baselines use places the 5 points where DeepfakeBench's
+    ``img_align_crop(scale=1.3, outsize=256)`` does: its 96x112 template shifted by 8 px to
+    112x112, scaled to the output, then moved by the margin and shrunk by S / (S + 2m)."""
+    import numpy as np
+
+    from dfbench.media.croppers import DlibAlignCropper
+
+    size, scale = 256, 1.3
+    dst = np.array([[30.2946, 51.6963], [65.5318, 51.5014], [48.0252, 71.7366],
+                    [33.5493, 92.3655], [62.7299, 92.2041]])
+    dst[:, 0] += 8.0
+    dst *= size / 112.0
+    margin = size * (scale - 1) / 2.0
+    dst = (dst + margin) * size / (size + 2 * margin)
+    ours = DlibAlignCropper(scale=scale).template(size)
+    assert np.allclose(ours, dst, atol=1e-4)
+    assert DlibAlignCropper(scale=scale).five_points(np.arange(81 * 2).reshape(81, 2)).tolist() == \
+        [[74, 75], [88, 89], [60, 61], [98, 99], [110, 111]]  # landmarks 37, 44, 30, 49, 55

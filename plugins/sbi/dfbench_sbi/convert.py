@@ -52,8 +52,10 @@ def from_official(checkpoint: Any, variant: Any = None, dtype: torch.dtype | Non
     if isinstance(checkpoint, (str, Path)):
         checkpoint = load_torch_checkpoint(checkpoint)
     state = unwrap_state_dict(checkpoint)
-    if state and not any(k.startswith(PREFIX) for k in state):
-        state = {PREFIX + k: v for k, v in state.items()}  # a bare efficientnet_pytorch state dict
+    if state and all(k.startswith("_") for k in state):
+        # A bare efficientnet_pytorch state dict (its names all start with "_"); anything else keeps
+        # its own names so that an error lists the keys as they are in the file.
+        state = {PREFIX + k: v for k, v in state.items()}
     net = build_net(_config(variant))
     names = official_names(net)
     ours_sd = net.state_dict()

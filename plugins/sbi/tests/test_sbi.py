@@ -108,3 +108,17 @@ def test_protocol_matches_the_official_inference():
     assert (s.size, s.frames_per_video, s.aggregation, s.flip_test) == (380, 32, "mean_prob", False)
     assert s.mean == (0.0, 0.0, 0.0) and s.std == (1.0, 1.0, 1.0)
     assert s.cropper == "laanet" and s.crop_settings == {"enlarge": 0.125, "base": 380, "margin": 0}
+
+
+def test_cli_convert_refuses_a_wrong_checkpoint_with_the_keys_listed(tmp_path):
+    from click.testing import CliRunner
+
+    from dfbench.cli import cli
+
+    src = tmp_path / "not_sbi.pth"
+    torch.save({"model": {"backbone.conv1.weight": torch.zeros(32, 3, 3, 3)}}, src)
+    res = CliRunner().invoke(cli, ["convert", "sbi", str(src), str(tmp_path / "out"), "--variant", "test"])
+    assert res.exit_code == 1
+    assert "not an official SBI" in res.output and "net._conv_stem.weight" in res.output
+    assert "unexpected keys: backbone.conv1.weight" in res.output
+    assert not (tmp_path / "out").exists()
