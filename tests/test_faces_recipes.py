@@ -194,3 +194,14 @@ def test_crop_summary_names_the_recipe_models_and_fallback():
     assert line.startswith("laanet_official (ran laanet) on dlib_hog + dlib68+forehead") and "crops: fallback: no R50" in line
     assert recipes.crop_summary({"cropper": "sbi_official", "face_detector": "retinaface_resnet50",
                                  "fallback": False}) == "sbi_official on retinaface_resnet50"
+
+
+def test_lipforensics_offline_fallback_is_the_unchanged_mouth_crop(frame, monkeypatch):
+    from dfbench.media.mouth import MouthCropper
+
+    monkeypatch.delenv("DFBENCH_RETINAFACE_R50", raising=False)
+    frames = np.stack([frame] * 3)
+    c = rl.LipForensicsOfficialCropper(offline_fallback="mouth")
+    got, want = c(frames, 88), MouthCropper()(frames, 88)
+    assert all(np.array_equal(a, b) for a, b in zip(got.crops, want.crops, strict=True))
+    assert c.recipe()["official_recipe"] == "lipforensics_official" and c.recipe()["cropper"] == "mouth"
