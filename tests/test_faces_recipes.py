@@ -173,6 +173,11 @@ def test_auto_detector_falls_back_to_mtcnn_and_says_so(monkeypatch, tmp_path):
     rec2 = official.recipe()
     assert rec2["fallback"] is False and rec2["face_detector"] == "retinaface_resnet50"
     assert len(rec2["detector_weights_sha256"]) == 64 and official.recipe_hash() != recipes.recipe_hash(rec)
+    assert (rec2["convention"], rec2["max_size"]) == ("retinaface_pytorch", 2048)  # what SBI called
+    other = recipes.SBIOfficialCropper(retinaface_convention="pytorch_retinaface").recipe()
+    assert (other["convention"], other["max_size"]) == ("pytorch_retinaface", None)
+    with pytest.raises(ValueError, match="retinaface_convention"):
+        recipes.SBIOfficialCropper(retinaface_convention="bgr")
 
 
 def test_offline_fallback_to_a_builtin_cropper_keeps_its_output_and_is_recorded(frame, monkeypatch):
