@@ -210,3 +210,20 @@ def test_lipforensics_offline_fallback_is_the_unchanged_mouth_crop(frame, monkey
     got, want = c(frames, 88), MouthCropper()(frames, 88)
     assert all(np.array_equal(a, b) for a, b in zip(got.crops, want.crops, strict=True))
     assert c.recipe()["official_recipe"] == "lipforensics_official" and c.recipe()["cropper"] == "mouth"
+
+
+def test_lipforensics_uses_fan_when_its_weights_are_given(frame, tmp_path, monkeypatch):
+    import torch
+
+    from dfbench.faces.fan import FAN
+
+    torch.manual_seed(0)
+    torch.save(FAN(1).state_dict(), tmp_path / "2DFAN4-11f355bf06.pth.tar")
+    monkeypatch.setenv("DFBENCH_FAN", str(tmp_path))
+    c = rl.LipForensicsOfficialCropper(face_detector="mtcnn")
+    rec = c.recipe()
+    assert rec["landmarks"] == "fan2d" and len(rec["landmark_weights_sha256"]) == 64
+    lms = c.landmarks68(frame, det((150.0, 30.0, 300.0, 220.0)))
+    assert lms.shape == (68, 2) and np.all(np.isfinite(lms))
+    # points decode inside the FAN crop square around the box (200 * scale px centred on it)
+    assert lms[:, 0].min() >= 150 - 120 and lms[:, 0].max() <= 300 + 120
