@@ -116,6 +116,7 @@ def test_dfb_alignment_matches_skimage_and_redetects_on_the_crop(frame):
     assert np.abs(got.landmarks[0] - want_lms).max() <= 1
     rec = cropper.recipe()
     assert rec["second_detection"] and rec["fallback"] is True and rec["landmarks"] == "dlib68"
+    assert len(rec["landmark_weights_sha256"]) == 64
 
 
 def test_dfb_second_detection_miss_stops_the_video_like_the_script(frame):
