@@ -168,6 +168,9 @@ def test_auto_detector_falls_back_to_mtcnn_and_says_so(monkeypatch, tmp_path):
     assert rec["fallback"] is True and rec["face_detector"] == "mtcnn_facenet_pytorch" and "fallback_reason" in rec
     with pytest.raises(WeightsError, match="DFBENCH_RETINAFACE_R50"):
         recipes.SBIOfficialCropper(face_detector="retinaface").recipe()
+    monkeypatch.setenv("DFBENCH_RETINAFACE_R50", str(tmp_path / "typo.pth"))
+    with pytest.raises(WeightsError, match="typo.pth"):  # a wrong path never falls back silently
+        recipes.SBIOfficialCropper().recipe()
     torch.save(RetinaFace("resnet50").state_dict(), tmp_path / "Resnet50_Final.pth")
     monkeypatch.setenv("DFBENCH_RETINAFACE_R50", str(tmp_path / "Resnet50_Final.pth"))
     official = recipes.SBIOfficialCropper()
