@@ -177,6 +177,8 @@ def test_detector_finds_boxes_in_frame_pixels_for_both_conventions():
 
 def test_wrong_checkpoints_and_missing_weights_give_clear_errors(tmp_path, monkeypatch):
     sd = rf.RetinaFace("mobilenet0.25").state_dict()
+    plain = rf.from_official(sd, "mobilenet0.25")  # the package layout: no prefix
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), sd.values(), strict=True))
     with pytest.raises(CheckpointMismatchError, match="resnet50"):
         rf.from_official(sd, "resnet50")
     monkeypatch.delenv("DFBENCH_RETINAFACE_R50", raising=False)
