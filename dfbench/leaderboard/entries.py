@@ -256,7 +256,10 @@ def add_result(results: dict[str, Any], root: str | Path = DEFAULT_ROOT, *, dete
         cost = inherited_cost(root, det_id)
         if cost:
             entry["measured"]["cost"] = cost
-    flags = set(entry["flags"]) - {"reported-not-reproduced", "untrained", "demo-data", "partial-dataset"}
+    flags = set(entry["flags"]) - {"reported-not-reproduced", "untrained", "demo-data", "partial-dataset",
+                                   "crops-fallback"}
+    if ((results.get("protocol", {}).get("cropper") or {}).get("recipe") or {}).get("fallback"):
+        flags.add("crops-fallback")
     if not entry["measured"]["weights"]["trained"]:
         flags.add("untrained")
     if dataset == "demo":

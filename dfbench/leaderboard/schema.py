@@ -29,6 +29,7 @@ FLAGS = (
     "untrained",  # measured with random weights: meaningless numbers, kept visible
     "demo-data",  # measured on the embedded demo split: a smoke test, not a benchmark
     "partial-dataset",  # fewer videos than the official split
+    "crops-fallback",  # the official crop recipe's face models were absent: an offline stand-in made the crops
 )
 METRICS = ("auc", "ap", "eer", "acc", "f1_best")
 
