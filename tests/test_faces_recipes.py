@@ -231,3 +231,10 @@ def test_lipforensics_uses_fan_when_its_weights_are_given(frame, tmp_path, monke
     assert lms.shape == (68, 2) and np.all(np.isfinite(lms))
     # points decode inside the FAN crop square around the box (200 * scale px centred on it)
     assert lms[:, 0].min() >= 150 - 120 and lms[:, 0].max() <= 300 + 120
+
+
+def test_recipe_settings_are_checked():
+    with pytest.raises(ValueError, match="marign"):
+        recipes.SBIOfficialCropper(marign=3)
+    with pytest.raises(ValueError, match="dlib"):
+        rl.DFBCropper(face_detector="mtcnn")

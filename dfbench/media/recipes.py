@@ -138,7 +138,9 @@ class RecipeCropper:
         # "mtcnn": the recipe's arithmetic on MTCNN boxes; a built-in cropper's name: that cropper
         # (unchanged output, e.g. for weights trained on it) whenever the official detector is absent
         self.offline_fallback = offline_fallback
-        self.options = settings
+        if settings:  # a typo in crop_settings must not silently change nothing
+            raise ValueError(f"unknown setting(s) {', '.join(sorted(settings))} for cropper {self.name!r}")
+        self.options: dict[str, Any] = {}
         self._info: dict[str, Any] | None = None
         self._detector: Any = None
         self._delegate: Any = None

@@ -70,7 +70,10 @@ class DFBCropper(RecipeCropper):
     rounds_boxes = False
 
     def __init__(self, *, res: int = 256, scale: float = 1.3, redetect_miss: str = "stop_video",
-                 predictor81: str | None = None, **kw: Any):
+                 predictor81: str | None = None, face_detector: str = "dlib", **kw: Any):
+        if face_detector != "dlib":
+            raise ValueError(f"the dfb recipe is DeepfakeBench's dlib pipeline; face_detector must be 'dlib', "
+                             f"got {face_detector!r}")
         super().__init__(face_detector="dlib", **kw)
         if redetect_miss not in ("stop_video", "drop_frame"):
             raise ValueError(f"redetect_miss must be 'stop_video' or 'drop_frame', got {redetect_miss!r}")
