@@ -116,6 +116,7 @@ def test_dfb_alignment_matches_skimage_and_redetects_on_the_crop(frame):
     assert np.abs(got.landmarks[0] - want_lms).max() <= 1
     rec = cropper.recipe()
     assert rec["second_detection"] and rec["fallback"] is True and rec["landmarks"] == "dlib68"
+    assert len(rec["landmark_weights_sha256"]) == 64
 
 
 def test_dfb_second_detection_miss_stops_the_video_like_the_script(frame):
@@ -167,12 +168,20 @@ def test_auto_detector_falls_back_to_mtcnn_and_says_so(monkeypatch, tmp_path):
     assert rec["fallback"] is True and rec["face_detector"] == "mtcnn_facenet_pytorch" and "fallback_reason" in rec
     with pytest.raises(WeightsError, match="DFBENCH_RETINAFACE_R50"):
         recipes.SBIOfficialCropper(face_detector="retinaface").recipe()
+    monkeypatch.setenv("DFBENCH_RETINAFACE_R50", str(tmp_path / "typo.pth"))
+    with pytest.raises(WeightsError, match="typo.pth"):  # a wrong path never falls back silently
+        recipes.SBIOfficialCropper().recipe()
     torch.save(RetinaFace("resnet50").state_dict(), tmp_path / "Resnet50_Final.pth")
     monkeypatch.setenv("DFBENCH_RETINAFACE_R50", str(tmp_path / "Resnet50_Final.pth"))
     official = recipes.SBIOfficialCropper()
     rec2 = official.recipe()
     assert rec2["fallback"] is False and rec2["face_detector"] == "retinaface_resnet50"
     assert len(rec2["detector_weights_sha256"]) == 64 and official.recipe_hash() != recipes.recipe_hash(rec)
+    assert (rec2["convention"], rec2["max_size"]) == ("retinaface_pytorch", 2048)  # what SBI called
+    other = recipes.SBIOfficialCropper(retinaface_convention="pytorch_retinaface").recipe()
+    assert (other["convention"], other["max_size"]) == ("pytorch_retinaface", None)
+    with pytest.raises(ValueError, match="retinaface_convention"):
+        recipes.SBIOfficialCropper(retinaface_convention="bgr")
 
 
 def test_offline_fallback_to_a_builtin_cropper_keeps_its_output_and_is_recorded(frame, monkeypatch):
@@ -194,3 +203,38 @@ def test_crop_summary_names_the_recipe_models_and_fallback():
     assert line.startswith("laanet_official (ran laanet) on dlib_hog + dlib68+forehead") and "crops: fallback: no R50" in line
     assert recipes.crop_summary({"cropper": "sbi_official", "face_detector": "retinaface_resnet50",
                                  "fallback": False}) == "sbi_official on retinaface_resnet50"
+
+
+def test_lipforensics_offline_fallback_is_the_unchanged_mouth_crop(frame, monkeypatch):
+    from dfbench.media.mouth import MouthCropper
+
+    monkeypatch.delenv("DFBENCH_RETINAFACE_R50", raising=False)
+    frames = np.stack([frame] * 3)
+    c = rl.LipForensicsOfficialCropper(offline_fallback="mouth")
+    got, want = c(frames, 88), MouthCropper()(frames, 88)
+    assert all(np.array_equal(a, b) for a, b in zip(got.crops, want.crops, strict=True))
+    assert c.recipe()["official_recipe"] == "lipforensics_official" and c.recipe()["cropper"] == "mouth"
+
+
+def test_lipforensics_uses_fan_when_its_weights_are_given(frame, tmp_path, monkeypatch):
+    import torch
+
+    from dfbench.faces.fan import FAN
+
+    torch.manual_seed(0)
+    torch.save(FAN(1).state_dict(), tmp_path / "2DFAN4-11f355bf06.pth.tar")
+    monkeypatch.setenv("DFBENCH_FAN", str(tmp_path))
+    c = rl.LipForensicsOfficialCropper(face_detector="mtcnn")
+    rec = c.recipe()
+    assert rec["landmarks"] == "fan2d" and len(rec["landmark_weights_sha256"]) == 64
+    lms = c.landmarks68(frame, det((150.0, 30.0, 300.0, 220.0)))
+    assert lms.shape == (68, 2) and np.all(np.isfinite(lms))
+    # points decode inside the FAN crop square around the box (200 * scale px centred on it)
+    assert lms[:, 0].min() >= 150 - 120 and lms[:, 0].max() <= 300 + 120
+
+
+def test_recipe_settings_are_checked():
+    with pytest.raises(ValueError, match="marign"):
+        recipes.SBIOfficialCropper(marign=3)
+    with pytest.raises(ValueError, match="dlib"):
+        rl.DFBCropper(face_detector="mtcnn")

@@ -173,10 +173,14 @@ def test_detector_finds_boxes_in_frame_pixels_for_both_conventions():
     assert a[0].landmarks.shape == (5, 2) and det.recipe()["detector"] == "retinaface_mobilenet0.25"
     small = rf.RetinaFaceDetector(net, convention="retinaface_pytorch", max_size=80, confidence=0.3).detect(frames[:1])[0]
     assert small and max(d.box[2] for d in small) > 80  # boxes mapped back to the 160-px frame
+    assert all(d.box[0] < 159 and d.box[1] < 159 for d in small)  # the package drops boxes outside the image
+    assert rf._inside((10, 10, 50, 50), 160, 160) and not rf._inside((170, 10, 200, 50), 160, 160)
 
 
 def test_wrong_checkpoints_and_missing_weights_give_clear_errors(tmp_path, monkeypatch):
     sd = rf.RetinaFace("mobilenet0.25").state_dict()
+    plain = rf.from_official(sd, "mobilenet0.25")  # the package layout: no prefix
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), sd.values(), strict=True))
     with pytest.raises(CheckpointMismatchError, match="resnet50"):
         rf.from_official(sd, "resnet50")
     monkeypatch.delenv("DFBENCH_RETINAFACE_R50", raising=False)

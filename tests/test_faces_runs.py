@@ -39,3 +39,7 @@ def test_results_json_records_the_crop_recipe_and_fallback(tmp_path, monkeypatch
     assert recipe["cropper"] == "sbi_official" and recipe["face_detector"] == "mtcnn_facenet_pytorch"
     assert recipe["fallback"] is True and len(recipe["detector_weights_sha256"]) == 64
     assert any(line.startswith("crops     sbi_official on mtcnn") and "fallback" in line for line in summary_lines(res))
+    from dfbench.leaderboard import add_result
+
+    path = add_result({k: v for k, v in res.items() if k != "output_dir"}, tmp_path / "boards", trained_on="x")
+    assert "crops-fallback" in json.loads(path.read_text())["flags"]  # the leaderboard says so too

@@ -251,8 +251,10 @@ def test_plugin_registers_the_four_croppers():
     from dfbench.specs import load_object
 
     reg = Registry(get_plugin_manager(load_entrypoints=False, extra_plugins=[plugin]))
-    assert set(reg.croppers) == {"dlib_align", "laanet", "mouth", "precropped"}
+    assert set(reg.croppers) == {"dlib_align", "laanet", "mouth", "precropped", "laanet_official", "sbi_official",
+                                 "recce_official", "lipforensics_official", "dfb"}
     assert reg.cropper("mouth").temporal and not reg.cropper("laanet").temporal
+    assert reg.cropper("lipforensics_official").temporal and not reg.cropper("sbi_official").temporal
     for name, spec in reg.croppers.items():
         obj = load_object(spec.factory)(**spec.defaults)
         assert obj.recipe()["cropper"] == name

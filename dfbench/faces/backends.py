@@ -47,7 +47,9 @@ def resolve_retinaface(weights: str | None, backbone: str):
         return resolve_model_file(weights, env=rf.ENV[backbone], candidates=rf.FILES[backbone],
                                   what=f"RetinaFace {backbone}", where=rf.WHERE)
     except WeightsError:
-        if weights:  # the user named a file: a typo must not silently fall back
+        import os
+
+        if weights or os.environ.get(rf.ENV[backbone]):  # a named file that is wrong must not silently fall back
             raise
         return None
 

@@ -353,6 +353,20 @@ class RetinaFaceDetector:
                                                              "plus_one": False}))
                 for i, dets in zip(chunk, dets_b, strict=True):
                     r = prepared[i][1]
-                    out[i] = [Detection(tuple(float(v) / r for v in d[:4]), float(d[4]),
-                                        (d[5:15].reshape(5, 2) / r).astype(np.float32)) for d in dets]
+                    found = [Detection(tuple(float(v) / r for v in d[:4]), float(d[4]),
+                                       (d[5:15].reshape(5, 2) / r).astype(np.float32)) for d in dets]
+                    if not official:
+                        fh, fw = np.asarray(frames[i]).shape[:2]
+                        found = [d for d in found if _inside(d.box, fw, fh)]
+                    out[i] = found
         return [o or [] for o in out]
+
+
+def _inside(box: tuple[float, ...], width: int, height: int) -> bool:
+    """retinaface-pytorch drops a box whose edges, clipped to the image, leave nothing (it keeps the
+    unclipped box otherwise)."""
+    x0 = min(max(box[0], 0), width - 1)
+    x1 = min(max(box[2], x0 + 1), width - 1)
+    y0 = min(max(box[1], 0), height - 1)
+    y1 = min(max(box[3], y0 + 1), height - 1)
+    return x0 < x1 and y0 < y1

@@ -31,6 +31,7 @@ FLAGS = (
     "partial-dataset",  # fewer videos than the official split
     "subset",  # a --limit/--limit-percent run: some videos of the split were left out on purpose
     "other-protocol",  # frames/aggregation/cropper differ from the detector's own, or filed under another table
+    "crops-fallback",  # the official crop recipe's face models were absent: an offline stand-in made the crops
 )
 UNRANKED_FLAGS = ("subset", "partial-dataset", "other-protocol")
 """Entries with one of these flags are shown but left out of the ranking unless ranked explicitly."""

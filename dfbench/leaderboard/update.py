@@ -43,7 +43,8 @@ from .schema import SCHEMA_VERSION, UNRANKED_FLAGS
 LOCK_FILE = ".lock"
 # The run settings that decide which table a number may sit in, compared with the detector's own.
 PROTOCOL_KEYS = ("frames_per_video", "aggregation", "flip_test", "cropper", "size", "clip_length")
-_DERIVED_FLAGS = {"reported-not-reproduced", "untrained", "demo-data", "partial-dataset", "subset", "other-protocol"}
+_DERIVED_FLAGS = {"reported-not-reproduced", "untrained", "demo-data", "partial-dataset", "subset", "other-protocol",
+                  "crops-fallback"}
 
 
 @contextlib.contextmanager
@@ -157,6 +158,10 @@ def _add_result(results, root, *, detector_id, protocol, trained_on, rank) -> Pa
             entry["measured"]["cost"] = cost
     flags = set(entry["flags"]) - _DERIVED_FLAGS
     reasons: dict[str, str] = {}
+    recipe = ((results.get("protocol") or {}).get("cropper") or {}).get("recipe") or {}
+    if recipe.get("fallback"):
+        flags.add("crops-fallback")
+        reasons["crops-fallback"] = str(recipe.get("fallback_reason") or "an offline stand-in made the crops")[:300]
     if not entry["measured"]["weights"]["trained"]:
         flags.add("untrained")
     if dataset == "demo":

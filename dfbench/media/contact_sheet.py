@@ -1,8 +1,7 @@
 """``dfbench faces VIDEO``: a contact sheet of what a detector sees.
 
-One row per sampled frame: the frame with the chosen face box (green) and any other faces the
-cropper kept (yellow), then the crop the detector receives with its landmarks (red), then the
-crops of extra faces. A header line names the crop recipe, its face models and whether a fallback
+One row per sampled frame: the frame with the chosen face box (green), then the crop the
+detector receives with its landmarks (red), then the crops of extra faces the cropper kept. A header line names the crop recipe, its face models and whether a fallback
 ran, so a person can check the preprocessing before trusting a number.
 """
 

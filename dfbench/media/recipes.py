@@ -118,8 +118,18 @@ class RecipeCropper:
     rounds_boxes = True  # retinaface-pytorch's predict_jsons rounds boxes to 2 decimals
 
     def __init__(self, *, face_detector: str = "auto", detector_weights: str | None = None, device: str = "cpu",
-                 offline_fallback: str = "mtcnn", identity: str | None = None, **settings: Any):
+                 offline_fallback: str = "mtcnn", identity: str | None = None,
+                 retinaface_convention: str | None = None, **settings: Any):
         self.face_detector, self.detector_weights, self.device = face_detector, detector_weights, device
+        if retinaface_convention is not None:
+            from ..faces.retinaface import CONVENTIONS
+
+            if retinaface_convention not in CONVENTIONS:
+                raise ValueError(f"retinaface_convention must be one of {CONVENTIONS}, got {retinaface_convention!r}")
+            # the recipe's detector release is fixed, but a user may only have the other release's file
+            self.convention = retinaface_convention
+            if retinaface_convention == "pytorch_retinaface":
+                self.max_size, self.rounds_boxes = None, False
         if identity not in (None, "largest", "most_frequent"):
             raise ValueError(f"identity must be None, 'largest' or 'most_frequent' (the 'mask' policy needs the "
                              f"dataset's masks: dfbench.faces.tracking.one_identity), got {identity!r}")
@@ -128,7 +138,9 @@ class RecipeCropper:
         # "mtcnn": the recipe's arithmetic on MTCNN boxes; a built-in cropper's name: that cropper
         # (unchanged output, e.g. for weights trained on it) whenever the official detector is absent
         self.offline_fallback = offline_fallback
-        self.options = settings
+        if settings:  # a typo in crop_settings must not silently change nothing
+            raise ValueError(f"unknown setting(s) {', '.join(sorted(settings))} for cropper {self.name!r}")
+        self.options: dict[str, Any] = {}
         self._info: dict[str, Any] | None = None
         self._detector: Any = None
         self._delegate: Any = None
@@ -168,6 +180,18 @@ class RecipeCropper:
     def official(self) -> bool:
         return self.info["face_detector"].startswith("retinaface")
 
+    def _check_release(self) -> None:
+        """Warn when the weights file looks like the other RetinaFace release than the convention."""
+        import logging
+
+        name = str(self.info.get("detector_weights", ""))
+        other = ("Resnet50_Final" in name and self.convention == "retinaface_pytorch") or \
+            ("2020-07-20" in name and self.convention == "pytorch_retinaface")
+        if other:
+            logging.getLogger(__name__).warning(
+                "%s: %s looks like the other RetinaFace release than the %s input convention; set the crop "
+                "setting retinaface_convention to match the file", self.name, name, self.convention)
+
     def settings(self) -> dict[str, Any]:
         return dict(self.options)
 
@@ -186,6 +210,9 @@ class RecipeCropper:
     def detect(self, frames: np.ndarray) -> list[list[Detection]]:
         if self._detector is None:
             from ..faces.backends import build_detector
+
+            if self.official:
+                self._check_release()
 
             self._detector, _ = build_detector(self.face_detector, weights=self.detector_weights,
                                                backbone=self.backbone, convention=self.convention,

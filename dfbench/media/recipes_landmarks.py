@@ -20,6 +20,7 @@ gray, centre 88x88.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,14 @@ from .recipes import RecipeCropper
 from .types import FaceCrops
 
 DFB_POINTS = (37, 44, 30, 49, 55)
+
+
+@lru_cache(maxsize=8)
+def _sha(path: str) -> str:
+    """sha256 of a model file, once per process (recipes are asked for it repeatedly)."""
+    from ..weights import sha256_file
+
+    return sha256_file(path)
 # ArcFace's five points on the 96x112 crop; DeepfakeBench shifts x by 8 for a 112x112 template.
 _ARCFACE_96x112 = np.array([[30.2946, 51.6963], [65.5318, 51.5014], [48.0252, 71.7366],
                             [33.5493, 92.3655], [62.7299, 92.2041]], np.float32)
@@ -61,7 +70,10 @@ class DFBCropper(RecipeCropper):
     rounds_boxes = False
 
     def __init__(self, *, res: int = 256, scale: float = 1.3, redetect_miss: str = "stop_video",
-                 predictor81: str | None = None, **kw: Any):
+                 predictor81: str | None = None, face_detector: str = "dlib", **kw: Any):
+        if face_detector != "dlib":
+            raise ValueError(f"the dfb recipe is DeepfakeBench's dlib pipeline; face_detector must be 'dlib', "
+                             f"got {face_detector!r}")
         super().__init__(face_detector="dlib", **kw)
         if redetect_miss not in ("stop_video", "drop_frame"):
             raise ValueError(f"redetect_miss must be 'stop_video' or 'drop_frame', got {redetect_miss!r}")
@@ -75,11 +87,12 @@ class DFBCropper(RecipeCropper):
         info = {"face_detector": "dlib_hog_rgb_upsample1", "landmarks": "dlib81" if p81 else "dlib68",
                 "fallback": p81 is None}
         if p81 is None:
-            info["fallback_reason"] = "no 81-point predictor (DFBENCH_DLIB_81); 68 points give the same 5 indices"
-        else:
-            from ..weights import sha256_file
+            from .faces import predictor68_path
 
-            info["landmark_weights_sha256"] = sha256_file(p81)
+            info["fallback_reason"] = "no 81-point predictor (DFBENCH_DLIB_81); 68 points give the same 5 indices"
+            info["landmark_weights_sha256"] = _sha(str(predictor68_path()))
+        else:
+            info["landmark_weights_sha256"] = _sha(str(p81))
         return info
 
     def settings(self) -> dict[str, Any]:
@@ -220,7 +233,10 @@ class LipForensicsOfficialCropper(RecipeCropper):
         if self.fan_weights or os.environ.get(fan.ENV):
             mf = fan.resolve_model_file(self.fan_weights, env=fan.ENV, candidates=fan.FILES, what="FAN", where=fan.WHERE)
             return {"landmarks": "fan2d", "landmark_weights_sha256": mf.sha256, "landmark_fallback": False}
-        return {"landmarks": "dlib68", "landmark_fallback": True}
+        from .faces import predictor68_path
+
+        return {"landmarks": "dlib68", "landmark_weights_sha256": _sha(str(predictor68_path())),
+                "landmark_fallback": True}
 
     def recipe(self) -> dict[str, Any]:
         r = super().recipe()

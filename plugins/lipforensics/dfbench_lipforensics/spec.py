@@ -34,13 +34,16 @@ FFPP_MAX_FRAMES = 110
 FFPP_LIKE = ("ffpp", "faceshifter", "fsh", "deeperforensics", "dfo")
 
 
-def _input(size: int = 88, clip_length: int = 25) -> InputSpec:
+def _input(size: int = 88, clip_length: int = 25, official_crop: bool = False) -> InputSpec:
+    # official_crop (the published models): LipForensics' own recipe (RetinaFace + FAN + LRW mean
+    # face) when the RetinaFace weights are present, else the unchanged dlib ``mouth`` crop.
     return InputSpec(
         unit="clip",
         size=size,
         colour="gray",
         clip_length=clip_length,
-        cropper="mouth",
+        cropper="lipforensics_official" if official_crop else "mouth",
+        crop_settings={"offline_fallback": "mouth"} if official_crop else {},
         mean=MEAN,
         std=STD,
         frames_per_video=0,
@@ -74,13 +77,13 @@ _TEST: dict[str, Any] = {
 VARIANTS = (
     VariantSpec(
         "r18",
-        _input(),
+        _input(official_crop=True),
         {**_R18, "consensus": "mean"},
         "official LipForensics: ResNet-18 + MS-TCN, mean over time",
     ),
     VariantSpec(
         "r18_ta",
-        _input(),
+        _input(official_crop=True),
         {**_R18, "consensus": "attention"},
         "LipForensics with temporal attention pooling (exposes per-frame weights)",
     ),

@@ -33,13 +33,15 @@ def test_registered_through_the_hook():
 def test_input_contract_of_the_spec():
     for v in SPEC.variants:
         s = v.input
+        official = v.name in ("r18", "r18_ta")  # the published models: the official recipe, dlib offline
         assert (s.unit, s.colour, s.cropper, s.aggregation, s.flip_test) == (
             "clip",
             "gray",
-            "mouth",
+            "lipforensics_official" if official else "mouth",
             "mean_logit",
             False,
         )
+        assert dict(s.crop_settings) == ({"offline_fallback": "mouth"} if official else {})
         assert s.mean == (0.421,) and s.std == (0.165,) and s.frames_per_video == 0
     r18 = SPEC.variant("r18").input
     assert (r18.size, r18.clip_length) == (88, 25)
