@@ -134,6 +134,57 @@ def test_robustness_needs_the_clean_protocol_of_the_entry(tmp_path):
     assert json.loads(path.read_text())["measured"]["robustness"] == {"saturation": {"2": 0.7}}
 
 
+def _on_machine(res: dict, torch: str, index: str) -> dict:
+    """``res`` as `dfbench run` writes it on a machine with this torch version and dataset copy:
+    the full hash pins both, the core hash neither."""
+    from dfbench.runner import protocol_core_hash, protocol_hash
+
+    out = copy.deepcopy(res)
+    out["protocol"]["software"] = {"dfbench": "0.test", "torch": torch}
+    out["protocol"]["dataset"]["index_sha256"] = index
+    out["protocol_hash"] = protocol_hash(out["protocol"])
+    out["protocol_core_hash"] = protocol_core_hash(out["protocol"])
+    return out
+
+
+def test_robustness_from_another_machine_compares_the_core_protocol(tmp_path):
+    from dfbench.leaderboard import LeaderboardError, add_result, validate_tree
+
+    clean = _on_machine(_results(), torch="2.4", index="aa" * 32)
+    path = add_result(clean, tmp_path, render=False)
+    entry = json.loads(path.read_text())
+    assert entry["measured"]["protocol_core_hash"] == clean["protocol_core_hash"]
+    # The same protocol on another machine (other torch, another copy of the files): the full hashes
+    # differ, the core hashes agree, so the robustness point belongs to the entry.
+    there = _corrupted(_on_machine(_results(), torch="2.5", index="bb" * 32))
+    assert there["protocol_hash"] != clean["protocol_hash"]
+    add_result(there, tmp_path, render=False)
+    assert json.loads(path.read_text())["measured"]["robustness"] == {"saturation": {"2": 0.7}}
+    # Another evaluation protocol is still refused, whatever the machine.
+    with pytest.raises(LeaderboardError, match="clean protocol .* differs from the entry's"):
+        add_result(_corrupted(_on_machine(_results(frames=8), torch="2.4", index="aa" * 32), auc=0.1),
+                   tmp_path, render=False)
+    # A clean re-run elsewhere keeps the attached robustness points (same core protocol).
+    again = json.loads(add_result(_on_machine(_results(auc=0.91), torch="2.6", index="cc" * 32), tmp_path,
+                                  render=False).read_text())
+    assert again["measured"]["robustness"] == {"saturation": {"2": 0.7}}
+    assert validate_tree(tmp_path)[1] == []
+
+
+def test_entries_without_a_core_hash_compare_the_full_hash(tmp_path):
+    from dfbench.leaderboard import LeaderboardError, add_result
+
+    clean = _on_machine(_results(), torch="2.4", index="aa" * 32)
+    path = add_result(clean, tmp_path, render=False)
+    old = json.loads(path.read_text())
+    del old["measured"]["protocol_core_hash"]  # an entry written before the core hash existed
+    path.write_text(json.dumps(old))
+    with pytest.raises(LeaderboardError, match="clean protocol .* differs from the entry's"):
+        add_result(_corrupted(_on_machine(_results(), torch="2.5", index="bb" * 32)), tmp_path, render=False)
+    add_result(_corrupted(clean), tmp_path, render=False)
+    assert json.loads(path.read_text())["measured"]["robustness"] == {"saturation": {"2": 0.7}}
+
+
 def _slow_checks(delay: float) -> None:
     """Widen the read-modify-write window of a leaderboard update (entry validation runs between
     reading the old entry and writing the new one), as a slow disk would."""
