@@ -133,6 +133,8 @@ def _summary(r: Run) -> dict[str, Any]:
         "dataset": f"{res['dataset']['id']}/{res['dataset']['split']}",
         "corruption": f"{corr['name']}:{corr['level']}" if corr else None,
         "protocol_hash": res.get("protocol_hash"),
+        # machine-independent (no file signatures or software versions); absent in older results
+        "protocol_core_hash": res.get("protocol_core_hash"),
         "aggregation": (res.get("protocol") or {}).get("aggregation"),
         "video": {k: v.get(k) for k in ("auc", "auc_ci95", "ap", "ap_ci95", "eer", "acc")}
                  # chosen on the test set itself: an upper bound, so named as such
@@ -194,6 +196,15 @@ def _f(x, d: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{d}f}"
 
 
+def _protocol_key(runs: list[dict[str, Any]], r: dict[str, Any]) -> str | None:
+    """The hash the runs are compared by: the core protocol hash when every run has one, so the
+    same protocol run on two machines (other software versions, another copy of the files) reads
+    as the same protocol; else the full hash (results written before the core hash existed)."""
+    if all(x.get("protocol_core_hash") for x in runs):
+        return r["protocol_core_hash"]
+    return r["protocol_hash"]
+
+
 def format_comparison(report: dict[str, Any]) -> str:
     """Side-by-side table (runs as columns) and the paired tests, as plain text."""
     runs = report["runs"]
@@ -201,7 +212,7 @@ def format_comparison(report: dict[str, Any]) -> str:
         ("detector", [r["detector"] + ("" if r["trained"] else " (UNTRAINED)") for r in runs]),
         ("dataset", [r["dataset"] for r in runs]),
         ("corruption", [r["corruption"] or "none" for r in runs]),
-        ("protocol", [(r["protocol_hash"] or "")[:12] for r in runs]),
+        ("protocol", [(_protocol_key(runs, r) or "")[:12] for r in runs]),
         ("video AUC [95% CI] ↑", [_ci(r["video"]["auc"], r["video"]["auc_ci95"]) for r in runs]),
         ("video AP [95% CI] ↑", [_ci(r["video"]["ap"], r["video"]["ap_ci95"]) for r in runs]),
         ("video EER ↓", [_f(r["video"]["eer"]) for r in runs]),
@@ -219,7 +230,7 @@ def format_comparison(report: dict[str, Any]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
     out = [line(head), "  ".join("-" * w for w in widths), *map(line, body), ""]
-    if len({r["protocol_hash"] for r in runs}) > 1:
+    if len({_protocol_key(runs, r) for r in runs}) > 1:
         out.append("note: the runs have different protocol hashes (dataset subset, frames, corruption, weights…); "
                    "compare numbers with care.")
     out.append("Paired bootstrap of the video AUC difference (same videos, joined on video keys):")

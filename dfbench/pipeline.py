@@ -52,6 +52,11 @@ class PreparedVideo:
     unit_index: list[int] = field(default_factory=list)
     missing_units: list[int] = field(default_factory=list)
     unit_landmarks: list[np.ndarray | None] = field(default_factory=list)
+    extra_units: np.ndarray | None = None
+    """Further faces of a frame (``FaceStage.all_faces``), shaped like ``units``; the frame's logit
+    is the maximum over its primary face and these."""
+    extra_owner: list[int] = field(default_factory=list)
+    """For each of ``extra_units``, the position in ``units`` of the frame it belongs to."""
     n_frames: int = 0
     n_missing_faces: int = 0
     n_units: int = 0
@@ -81,6 +86,10 @@ class FaceStage:
     run_seed: int = 0
     max_frames: int | None = None
     cache: Any = None
+    all_faces: bool = False
+    """Score every face of a frame and keep the maximum (SBI's FFIW rule: ``multi_face: all`` in
+    the dataset's options); the cropper must be built with ``multi_face="all"`` (or crop every
+    face anyway) so ``FaceCrops.others`` holds the non-primary faces. Frame units only."""
 
     def __post_init__(self) -> None:
         if self.missing_face not in MISSING_FACE_POLICIES:
@@ -228,6 +237,7 @@ class FaceStage:
                     out = self._corrupt(stack, pv.item.key)
                 for j, i in enumerate(present):
                     crops[i] = out[j]
+        others = self._other_faces(pv, faces, decision.score)
         # Neutral units are never shown to the model (their logit is NEUTRAL_LOGIT); a blank of
         # the declared shape keeps the unit array rectangular for explanations.
         blank = np.zeros((s.size, s.size, s.channels), np.uint8)
@@ -245,7 +255,26 @@ class FaceStage:
             starts.append(indices[u * L])
         pv.units = np.stack(units)
         pv.unit_index = starts
-        pv.missing_units = [j for j, u in enumerate(sorted(decision.score + decision.neutral)) if u in neutral]
+        order = sorted(decision.score + decision.neutral)
+        pv.missing_units = [j for j, u in enumerate(order) if u in neutral]
+        if others:
+            pos = {u: j for j, u in enumerate(order)}
+            pv.extra_units = np.stack([_chw(_hwc(c)) for _, c in others])
+            pv.extra_owner = [pos[u] for u, _ in others]
+
+    def _other_faces(self, pv: PreparedVideo, faces: Any, scored: list[int]) -> list[tuple[int, np.ndarray]]:
+        """(frame, crop) of every non-primary face of the scored frames when every face counts;
+        corrupted like the primary crops under ``corrupt_crops`` (own seed: the primaries' noise
+        stays what it is without the rule)."""
+        if not self.all_faces or self.input_spec.unit != "frame":
+            return []
+        extra = [(u, c) for u in scored if u < len(faces.others) for c in faces.others[u] if c is not None]
+        if extra and self.corruption is not None and self.corrupt_crops:
+            stack = np.stack([_hwc(c) for _, c in extra])
+            gray = stack.shape[-1] == 1
+            out = self._corrupt(np.repeat(stack, 3, axis=-1) if gray else stack, f"{pv.item.key}#others")
+            extra = [(u, o[..., :1] if gray else o) for (u, _), o in zip(extra, out, strict=True)]
+        return extra
 
 
 def _hwc(c: np.ndarray) -> np.ndarray:
@@ -341,7 +370,15 @@ class ModelStage:
         out = np.full(len(pv.units), NEUTRAL_LOGIT, dtype=np.float64)
         if scored:
             units = pv.units if len(scored) == len(pv.units) else pv.units[scored]
-            out[scored] = self.logits(units)
+            n_extra = len(pv.extra_owner)
+            if n_extra:
+                units = np.concatenate([units, pv.extra_units])
+            logits = self.logits(units)
+            out[scored] = logits[:len(scored)]
+            if n_extra:
+                # Every face counts: a frame scores its most fake-looking face (the sigmoid is
+                # monotonic, so the max logit is the max probability).
+                np.maximum.at(out, np.asarray(pv.extra_owner), logits[len(scored):])
         return out
 
     @torch.inference_mode()

@@ -14,6 +14,7 @@ back, an interrupted one continues where it stopped). It writes, RobustBench-sty
   ``{type: {level: auc}}``; with a reference grid (``reference=``) also a corruption-error ratio in
   the manner of ImageNet-C's mCE, with error = 1 - AUC;
 - ``OUT/robustness.png``  AUC against level, one line per type, clean as a dashed line.
+- ``OUT/robustness_grid.png``, ``OUT/robustness.html``  one panel per type (the leaderboard's style).
 
 Where corruptions apply is part of each cell's protocol (``applied_to``): on full frames before
 face detection (default, the published protocol) or on cached crops (``corrupt_crops=True``:
@@ -320,7 +321,9 @@ def run_robustness(
 ) -> dict[str, Any]:
     """Evaluate ``detector`` on ``dataset`` clean and for every (type, level) of ``suite``.
 
-    Writes ``OUT/robustness.csv``, ``OUT/robustness.json`` and ``OUT/robustness.png`` and returns
+    Writes ``OUT/robustness.csv``, ``OUT/robustness.json``, ``OUT/robustness.png``,
+    ``OUT/robustness_grid.png`` and ``OUT/robustness.html`` (figures unless ``make_plot`` is
+    false or no corrupted cell was run) and returns
     the summary (with ``rows``). ``evaluate_kwargs`` go to :func:`dfbench.runner.evaluate`
     unchanged (``data_root``, ``limit``, ``batch_size``, ``precision``, ``cache_dir``, ...), so
     every cell shares one protocol except the corruption. Re-running with the same ``output``
@@ -415,6 +418,11 @@ def run_robustness(
             f"{det_block.get('id', '')} on {doc['dataset'].get('id')}/{split} ({doc['applied_to']})"
         )
         plot(summary, out / PLOT_FILE, title=title)
+        # The leaderboard-style small multiples (robustness_grid.png) and the hoverable
+        # robustness.html, so a grid's figures need no separate `dfbench figures` step.
+        from .figures import robustness_figures
+
+        robustness_figures(doc, out, title)
     return {**doc, "output_dir": str(out)}
 
 

@@ -46,7 +46,7 @@ from .run_identity import (
     protocol_changes,
     software_versions,
 )
-from .specs import DatasetSpec, VideoItem
+from .specs import DatasetSpec, VideoItem, load_object
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,8 @@ def evaluate(
             raise DfbenchError(f"corruption {name!r} needs a level in {list(corr_spec.levels)}: use --corruption {name}:LEVEL")
 
     cropper_name = "precropped" if ds_spec.precropped else input_spec.cropper
-    cropper, settings = reg.build_cropper(cropper_name, input_spec.crop_settings)
+    all_faces, face_rule, crop_overrides = _face_rule(ds_spec, dataset_options, input_spec, cropper_name, reg)
+    cropper, settings = reg.build_cropper(cropper_name, crop_overrides)
     if max_frames is None:
         max_frames = (dataset_options or {}).get("max_frames") or det.max_frames_for(ds_spec.name) or None
     signatures = {it.key: file_signature(it) for it in items}
@@ -205,6 +206,7 @@ def evaluate(
         "aggregation": input_spec.aggregation,
         "flip_test": input_spec.flip_test,
         "missing_face": policy,
+        **({"face_rule": face_rule} if face_rule else {}),
         "missing_face_default": getattr(spec_in, "missing_face", "skip"),
         # What ran, not what was asked: a clip detector never gets channels_last, fp64 casts the
         # parameters, a detector may switch its own memory format or compile (inference options).
@@ -251,7 +253,8 @@ def evaluate(
         done = read_partial(out / PARTIAL_FILE)
         pending = [it for it in items if it.key not in done]
         face_stage = FaceStage(input_spec, cropper, missing_face=policy, corruption=corr_spec, level=level,
-                               corrupt_crops=corrupt_crops, run_seed=seed, max_frames=max_frames, cache=cache)
+                               corrupt_crops=corrupt_crops, run_seed=seed, max_frames=max_frames, cache=cache,
+                               all_faces=all_faces)
         timing = {"decode": 0.0, "faces": 0.0, "model": 0.0}
         stats = {"cache_hits": 0, "units": 0}
         # A string is the caller's label for this run's bar (robustness: "cell 12/36: noise:3").
@@ -411,6 +414,36 @@ def _score(pv: PreparedVideo, model_stage: ModelStage, timing: dict[str, float])
                    "logits": [float(v) for v in logits], "missing_faces": pv.n_missing_faces,
                    "frames_sampled": pv.n_frames, "units_total": pv.n_units,
                    "units_without_face": pv.n_missing_units, "faceless": pv.faceless}
+
+
+FACE_RULE_ALL = "max over the faces of a frame, then video aggregation over frames"
+
+
+def _face_rule(ds_spec: DatasetSpec, options: dict | None, input_spec: Any, cropper_name: str,
+               reg: Registry) -> tuple[bool, str | None, dict[str, Any]]:
+    """(score every face?, the rule for the protocol, the cropper's settings).
+
+    A dataset whose faces are not all manipulated (FFIW-10K) asks for ``multi_face: all`` in its
+    options: every face of a frame is scored and the frame keeps its maximum (SBI's rule). The
+    cropper is then built with ``multi_face="all"`` (or crops every face anyway, as SBI's recipe
+    does). A cropper or a clip detector that cannot do it scores the primary face, and the
+    protocol says so instead of claiming the dataset's rule. ``--option multi_face=largest``
+    turns the rule off. Absent the option nothing changes (and no hash changes)."""
+    from .datasets.common import merged_options
+
+    crop_settings = dict(input_spec.crop_settings)
+    if merged_options(ds_spec, options).get("multi_face") != "all" or ds_spec.precropped:
+        return False, None, crop_settings
+    spec = reg.cropper(cropper_name)
+    every = "multi_face" in spec.defaults or getattr(load_object(spec.factory), "crops_every_face", False)
+    if input_spec.unit != "frame" or not every:
+        why = "a clip detector" if input_spec.unit != "frame" else f"cropper {cropper_name} crops one face"
+        log.warning("%s asks to score every face of a frame, but %s: only the primary face is scored",
+                    ds_spec.name, why)
+        return False, f"primary face only ({why}; the dataset asks for every face)", crop_settings
+    if "multi_face" in spec.defaults:
+        crop_settings["multi_face"] = "all"
+    return True, FACE_RULE_ALL, crop_settings
 
 
 def _recipe(cropper, settings: dict) -> dict:

@@ -116,3 +116,26 @@ def test_compare_writes_an_interactive_page_beside_the_pngs(two_runs, tmp_path):
     assert page.count('<button type="button" class="lg"') == 4  # two runs x (ROC, PR), each toggleable
     assert "(AUC 100.00)" in page and "(AUC 50.00)" in page and "precision" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # offline
+
+
+def test_protocol_note_compares_the_core_hash_across_machines(two_runs, tmp_path):
+    """The same protocol run elsewhere (other software versions, another copy of the files) has
+    another full protocol hash but the same core hash: no 'different protocols' note."""
+    import shutil
+
+    from dfbench.compare import compare_runs, format_comparison
+
+    here = json.loads((two_runs["oracle"] / "results.json").read_text())
+    assert here["protocol_core_hash"]
+    there = tmp_path / "elsewhere"
+    shutil.copytree(two_runs["oracle"], there)
+    res = json.loads((there / "results.json").read_text())
+    res["protocol_hash"] = "f" * 16  # what another machine's versions and file signatures give
+    (there / "results.json").write_text(json.dumps(res))
+    text = format_comparison(compare_runs([two_runs["oracle"], there], None, n_bootstrap=50))
+    assert "different protocol" not in text
+    assert text.count(here["protocol_core_hash"][:12]) == 2
+    res["protocol_core_hash"] = "e" * 16  # another evaluation protocol: noted
+    (there / "results.json").write_text(json.dumps(res))
+    text = format_comparison(compare_runs([two_runs["oracle"], there], None, n_bootstrap=50))
+    assert "different protocol" in text

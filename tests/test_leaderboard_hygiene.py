@@ -7,6 +7,7 @@ import ast
 import copy
 import json
 import multiprocessing as mp
+import re
 from pathlib import Path
 
 import pytest
@@ -84,9 +85,12 @@ def test_subset_entries_are_flagged_unranked_and_listed_last(tmp_path):
                                     render=False).read_text())
     assert "partial-dataset" in partial["flags"] and partial["ranked"] is False
     md = render_markdown(load_entries(root))
-    rows = [line for line in md.splitlines() if line.startswith("| `")]
+    # Table rows start with the rank column ("—" for an unranked entry), then the detector id.
+    rows = [line for line in md.splitlines() if re.match(r"\| (\d+|—) \| `", line)]
+    assert len(rows) == 3
     # The AUC-1.0 subset run sits below the AUC-0.6 full run: it is not ranked.
-    assert rows[0].startswith("| `full.v1` |") and "(unranked)" in rows[1] and "(unranked)" in rows[2]
+    assert rows[0].startswith("| 1 | `full.v1` |")
+    assert all(r.startswith("| — | ") and "`unranked`" in r for r in rows[1:])
     # A full run later replaces the subset entry and is ranked again.
     again = json.loads(add_result(_results(auc=0.9, det_id="quick.v1"), root, render=False).read_text())
     assert again["ranked"] is True and "subset" not in again["flags"] and "flag_reasons" not in again
@@ -131,6 +135,57 @@ def test_robustness_needs_the_clean_protocol_of_the_entry(tmp_path):
     other = _results(frames=8)  # the corruption grid ran with other settings than the clean entry
     with pytest.raises(LeaderboardError, match="clean protocol .* differs from the entry's"):
         add_result(_corrupted(other, auc=0.1), tmp_path, render=False)
+    assert json.loads(path.read_text())["measured"]["robustness"] == {"saturation": {"2": 0.7}}
+
+
+def _on_machine(res: dict, torch: str, index: str) -> dict:
+    """``res`` as `dfbench run` writes it on a machine with this torch version and dataset copy:
+    the full hash pins both, the core hash neither."""
+    from dfbench.runner import protocol_core_hash, protocol_hash
+
+    out = copy.deepcopy(res)
+    out["protocol"]["software"] = {"dfbench": "0.test", "torch": torch}
+    out["protocol"]["dataset"]["index_sha256"] = index
+    out["protocol_hash"] = protocol_hash(out["protocol"])
+    out["protocol_core_hash"] = protocol_core_hash(out["protocol"])
+    return out
+
+
+def test_robustness_from_another_machine_compares_the_core_protocol(tmp_path):
+    from dfbench.leaderboard import LeaderboardError, add_result, validate_tree
+
+    clean = _on_machine(_results(), torch="2.4", index="aa" * 32)
+    path = add_result(clean, tmp_path, render=False)
+    entry = json.loads(path.read_text())
+    assert entry["measured"]["protocol_core_hash"] == clean["protocol_core_hash"]
+    # The same protocol on another machine (other torch, another copy of the files): the full hashes
+    # differ, the core hashes agree, so the robustness point belongs to the entry.
+    there = _corrupted(_on_machine(_results(), torch="2.5", index="bb" * 32))
+    assert there["protocol_hash"] != clean["protocol_hash"]
+    add_result(there, tmp_path, render=False)
+    assert json.loads(path.read_text())["measured"]["robustness"] == {"saturation": {"2": 0.7}}
+    # Another evaluation protocol is still refused, whatever the machine.
+    with pytest.raises(LeaderboardError, match="clean protocol .* differs from the entry's"):
+        add_result(_corrupted(_on_machine(_results(frames=8), torch="2.4", index="aa" * 32), auc=0.1),
+                   tmp_path, render=False)
+    # A clean re-run elsewhere keeps the attached robustness points (same core protocol).
+    again = json.loads(add_result(_on_machine(_results(auc=0.91), torch="2.6", index="cc" * 32), tmp_path,
+                                  render=False).read_text())
+    assert again["measured"]["robustness"] == {"saturation": {"2": 0.7}}
+    assert validate_tree(tmp_path)[1] == []
+
+
+def test_entries_without_a_core_hash_compare_the_full_hash(tmp_path):
+    from dfbench.leaderboard import LeaderboardError, add_result
+
+    clean = _on_machine(_results(), torch="2.4", index="aa" * 32)
+    path = add_result(clean, tmp_path, render=False)
+    old = json.loads(path.read_text())
+    del old["measured"]["protocol_core_hash"]  # an entry written before the core hash existed
+    path.write_text(json.dumps(old))
+    with pytest.raises(LeaderboardError, match="clean protocol .* differs from the entry's"):
+        add_result(_corrupted(_on_machine(_results(), torch="2.5", index="bb" * 32)), tmp_path, render=False)
+    add_result(_corrupted(clean), tmp_path, render=False)
     assert json.loads(path.read_text())["measured"]["robustness"] == {"saturation": {"2": 0.7}}
 
 
@@ -208,3 +263,35 @@ def test_a_broken_entry_file_is_named(tmp_path):
     path.write_text('{"detector_id": ')
     with pytest.raises(LeaderboardError, match=f"{path} is not valid JSON"):
         add_result(_results(), tmp_path, render=False)
+
+
+def test_cli_add_of_a_limit_run_writes_an_entry_that_validates_and_renders(tmp_path):
+    """`leaderboard add` of a --limit run writes ranked/flags/flag_reasons (and the core hash):
+    the schema accepts them, `validate` passes and the pages are fresh."""
+    from click.testing import CliRunner
+
+    from dfbench.cli import cli
+
+    res = _on_machine(_results(n=2, subset={"limit": 2, "limit_percent": None, "seed": 0}, auc=1.0),
+                      torch="2.4", index="aa" * 32)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "results.json").write_text(json.dumps(res))
+    root = tmp_path / "boards"
+    r = CliRunner().invoke(cli, ["leaderboard", "add", str(tmp_path / "run" / "results.json"), "--root", str(root)])
+    assert r.exit_code == 0, r.output
+    (entry,) = [json.loads(p.read_text()) for p in root.glob("*/*/*.json")]
+    assert entry["ranked"] is False and "subset" in entry["flags"] and "subset" in entry["flag_reasons"]
+    assert entry["measured"]["protocol_core_hash"] == res["protocol_core_hash"]
+    r = CliRunner().invoke(cli, ["leaderboard", "validate", "--root", str(root)])
+    assert r.exit_code == 0 and "1 entries valid" in r.output, r.output
+    r = CliRunner().invoke(cli, ["leaderboard", "render", "--root", str(root), "--check"])
+    assert r.exit_code == 0 and "up to date" in r.output, r.output
+
+
+def test_tracked_leaderboards_validate():
+    from click.testing import CliRunner
+
+    from dfbench.cli import cli
+
+    r = CliRunner().invoke(cli, ["leaderboard", "validate", "--root", str(ROOT / "leaderboards")])
+    assert r.exit_code == 0, r.output

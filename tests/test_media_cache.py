@@ -214,6 +214,22 @@ def test_run_cache_adapter_hits_prepared_crops(videos, tmp_path):
     assert "tiny/1/m1/new" in CropCache(report.cache_dir).load_dataset()["key"]
 
 
+def test_prepared_entry_of_a_file_changed_afterwards_is_a_miss(tmp_path):
+    """`dfbench prepare` signs each shard with the video's file signature: a file replaced after
+    preparing is re-cropped even when its mtime is older than the shard (a copy that keeps
+    timestamps, `cp -p`, `rsync -t`), which an "entry newer than the file" check would trust."""
+    from dfbench.run_identity import file_signature
+
+    (item,) = _make_items(tmp_path / "v", 1)
+    report = prepare([item], DlibAlignCropper(), SPEC, tmp_path / "cache", progress=False)
+    cache = CropCache(report.cache_dir)
+    assert cache.get(item.key, source=file_signature(item)) is not None  # unchanged: a hit
+    st = os.stat(item.path)
+    write_video(item.path, face_frames(16, 320, 320, face_height=300, seed=99))  # another video
+    os.utime(item.path, ns=(st.st_atime_ns, st.st_mtime_ns - 10**9))  # dated before the shard
+    assert CropCache(report.cache_dir).get(item.key, source=file_signature(item)) is None
+
+
 def test_unknown_executor_is_rejected(videos, tmp_path):
     with pytest.raises(ValueError, match="executor"):
         prepare(videos, DlibAlignCropper(), SPEC, tmp_path, executor="dask", progress=False)

@@ -216,6 +216,19 @@ def test_grid_writes_csv_summary_and_plot(grid):
     assert "saturation" in text and "compression" in text and "clean" in text
 
 
+def test_grid_writes_the_small_multiples_and_html(grid):
+    # The leaderboard-style figures come with every plotted grid, next to robustness.png.
+    root, doc, _ = grid
+    out = root / "out"
+    png = (out / "robustness_grid.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    page = (out / "robustness.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page
+    for t in doc["robustness"]:
+        assert t in page
+    assert "http://" not in page.replace("http://www.w3.org", "")  # offline: nothing fetched
+
+
 def test_corruptions_change_what_the_detector_sees(grid):
     root, _, _ = grid
     clean = pd.read_parquet(root / "out" / "clean" / "predictions.parquet")
@@ -294,6 +307,7 @@ def test_cli_with_corrupted_crops_records_the_protocol(grid, data, tmp_path):
     summary = load_robustness(out)
     assert summary["applied_to"] == "crops" and summary["levels"] == [1, 5]
     assert not (out / "robustness.png").exists()
+    assert not (out / "robustness_grid.png").exists() and not (out / "robustness.html").exists()
     cell = json.loads((out / "contrast-5" / "results.json").read_text())
     assert cell["corruption"]["applied_to"] == "crops"
     assert math.isfinite(summary["mean"])

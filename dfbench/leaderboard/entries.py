@@ -188,6 +188,8 @@ def measured_block(results: dict[str, Any]) -> dict[str, Any]:
     block: dict[str, Any] = {
         "status": "measured by dfbench",
         "protocol_hash": results["protocol_hash"],
+        # Machine-independent (no file signatures or software versions): what other runs compare with.
+        **({"protocol_core_hash": results["protocol_core_hash"]} if results.get("protocol_core_hash") else {}),
         "metrics": {"video": {k: m["video"][k] for k in keep_v if k in m.get("video", {})},
                     "frame": {k: m["frame"][k] for k in keep_f if k in m.get("frame", {})}},
         "counts": {k: c.get(k) for k in ("videos", "videos_scored", "videos_scored_real", "videos_scored_fake",

@@ -147,6 +147,7 @@ ENTRY_SCHEMA: dict[str, Any] = {
             "properties": {
                 "status": {"const": "measured by dfbench"},
                 "protocol_hash": {"type": "string", "pattern": "^[0-9a-f]{16,64}$"},
+                "protocol_core_hash": {"type": "string", "pattern": "^[0-9a-f]{16,64}$"},
                 "metrics": {"type": "object", "required": ["video"], "additionalProperties": False,
                             "properties": {"video": _metric_block, "frame": _metric_block}},
                 "roc": {"type": "object", "required": ["fpr", "tpr"], "additionalProperties": False,

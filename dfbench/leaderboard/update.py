@@ -95,13 +95,28 @@ def _render(root: str | Path, check: bool = False) -> list[Path]:
     return render_tree(root, check=check)
 
 
-def clean_protocol_hash(results: dict[str, Any]) -> str:
-    """The protocol hash the clean run of a corrupted ``results`` would have (same videos, settings)."""
-    from ..runner import protocol_hash
+def clean_protocol_hash(results: dict[str, Any], core: bool = False) -> str:
+    """The protocol hash the clean run of a corrupted ``results`` would have (same videos, settings).
+
+    ``core=True``: the machine-independent hash (``protocol_core_hash``: without this copy's file
+    signatures and software versions), the one to compare with a clean run made on another machine."""
+    from ..runner import protocol_core_hash, protocol_hash
 
     proto = copy.deepcopy(results["protocol"])
     proto["corruption"] = None
-    return protocol_hash(proto)
+    return protocol_core_hash(proto) if core else protocol_hash(proto)
+
+
+def same_protocol(entry_measured: dict[str, Any], results: dict[str, Any]) -> tuple[bool, str, str]:
+    """Whether the clean protocol of ``results`` is the entry's: by the core hash when the entry
+    stores one (runs from different machines or dataset copies compare equal), else by the full
+    hash (entries written before the core hash existed). Returns (equal, entry's hash, run's hash)."""
+    want = entry_measured.get("protocol_core_hash")
+    if want:
+        got = clean_protocol_hash(results, core=True)
+    else:
+        want, got = entry_measured["protocol_hash"], clean_protocol_hash(results)
+    return got == want, want, got
 
 
 def protocol_differences(results: dict[str, Any], det_id: str) -> list[str]:
@@ -148,7 +163,8 @@ def _add_result(results, root, *, detector_id, protocol, trained_on, rank) -> Pa
     # cost from `dfbench bench` (a new entry inherits the cost already known for this detector id).
     old_measured = entry.get("measured") or {}
     entry["measured"] = measured_block(results)
-    if old_measured.get("robustness") and old_measured.get("protocol_hash") == entry["measured"]["protocol_hash"]:
+    if old_measured.get("robustness") and old_measured.get("protocol_hash") and \
+            same_protocol(old_measured, results)[0]:
         entry["measured"]["robustness"] = old_measured["robustness"]
     if old_measured.get("cost"):
         entry["measured"]["cost"] = old_measured["cost"]
@@ -205,8 +221,8 @@ def _add_robustness(results, root, path: Path, old, det_id: str, dataset: str, c
     auc = results["metrics"].get("video", {}).get("auc")
     if auc is None:
         raise LeaderboardError(f"{det_id} on {dataset} with {corr['name']}:{corr['level']} has no video AUC")
-    want, got = old["measured"]["protocol_hash"], clean_protocol_hash(results)
-    if got != want:
+    same, want, got = same_protocol(old["measured"], results)
+    if not same:
         raise LeaderboardError(
             f"{det_id} on {dataset} with {corr['name']}:{corr['level']}: its clean protocol ({got}) differs from "
             f"the entry's ({want}) at {path}, so its AUC is not comparable with the clean number. Re-run the "

@@ -106,6 +106,11 @@ def _work(item: VideoItem, cropper: Any, input_spec: InputSpec, max_frames: int 
     except Exception:  # pragma: no cover - cv2 is a hard dependency
         pass
     cache = CropCache(cache_dir)
+    # Signed before decoding: a run reading the shard later compares it with the file then, so
+    # crops of a file replaced since are a miss (not trusted by an "entry is newer" check).
+    from ..run_identity import file_signature
+
+    source = file_signature(item)
     try:
         crops = crop_video(item, cropper, input_spec, max_frames)
     except (MediaError, DfbenchError, ValueError) as exc:
@@ -115,7 +120,7 @@ def _work(item: VideoItem, cropper: Any, input_spec: InputSpec, max_frames: int 
         reason = f"{type(exc).__name__}: {exc}"
         cache.put_failure(item.key, reason, label=item.label, method=item.method)
         return item.key, "error", reason, 0, 0
-    cache.put(item.key, crops, label=item.label, method=item.method)
+    cache.put(item.key, crops, label=item.label, method=item.method, source=source)
     return item.key, "ok", "", len(crops), crops.n_missing
 
 

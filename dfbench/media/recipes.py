@@ -273,6 +273,7 @@ class LAANetOfficialCropper(RecipeCropper):
 
 class SBIOfficialCropper(RecipeCropper):
     name = "sbi_official"
+    crops_every_face = True  # the others go to FaceCrops.others (the runner's every-face rule)
 
     def settings(self) -> dict[str, Any]:
         return {"margin": "w/8, h/8", "faces": "area >= half the largest (others)", **self.options}
