@@ -315,6 +315,10 @@ cli.add_command(compare_cmd)
 
 
 def main() -> None:
+    # Before anything imports torch: its OpenMP runtime reads these once, when it loads.
+    from .threads import set_env_defaults
+
+    set_env_defaults()
     try:
         cli(prog_name="dfbench")
     except DfbenchError as e:  # errors raised outside command invocation (e.g. plugin loading)

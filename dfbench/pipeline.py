@@ -289,6 +289,11 @@ def prefetch(stage: FaceStage, items: list[VideoItem], depth: int = 2) -> Iterat
     done = object()
 
     def work() -> None:
+        from .threads import limit_this_thread
+
+        # The model already uses every available CPU: torch work here (MTCNN/RetinaFace
+        # croppers) gets one thread instead of competing with it.
+        limit_this_thread(1)
         try:
             for item in items:
                 if stop.is_set():

@@ -118,6 +118,9 @@ def evaluate(
 
     reg = registry or get_registry()
     t_start = time.perf_counter()
+    from .threads import configure as configure_threads
+
+    configure_threads()  # thread counts from the CPUs really available (see dfbench/threads.py)
     det = build_detector(detector, weights=weights, registry=reg) if isinstance(detector, str) else detector
     det_id = detector_id_of(det)
     spec_in = det.input_spec
@@ -315,6 +318,7 @@ def environment(device: str) -> dict[str, Any]:
     import torch
 
     from .plugins import plugin_versions
+    from .threads import report as thread_report
 
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -330,6 +334,7 @@ def environment(device: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
+        "thread_settings": thread_report(),
         "device": device,
         "git_commit": commit,
     }
