@@ -111,8 +111,12 @@ def dataset_flags(f):
 @click.option("--limit-percent", type=float, help="Evaluate a stratified subset of P percent of the videos.")
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, mps.")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "fp64"]), default="fp32", show_default=True)
-@click.option("--channels-last", is_flag=True, help="channels_last memory format (fast on modern CPUs and GPUs).")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16", "fp64"]), default="auto", show_default=True,
+              help="auto: the fastest precision whose logits stay within tolerance of fp32 (cached per detector and "
+                   "device); fp32 for exact comparisons.")
+@click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              is_flag=False, flag_value="on",
+              help="channels_last memory format (auto: on with auto or bf16/fp16 precision where it is faster).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (slow to start).")
 @click.option("--flip-test/--no-flip-test", default=None, help="Average logits with the mirrored crop (default: the detector's protocol).")
 @click.option("--frames", "frames_per_video", type=int, help="Frames per video (default: the detector's protocol).")
@@ -133,7 +137,7 @@ def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial,
         detector, dataset, split=split, corruption=corruption, limit=limit, limit_percent=limit_percent,
         batch_size=batch_size, device=device, seed=seed, output=output, data_root=data_root,
         dataset_options=dataset_options(methods, splits_dir, allow_partial, options), weights=weights,
-        precision=precision, channels_last=channels_last, compile=compile_, flip_test=flip_test,
+        precision=precision, channels_last={"on": True, "off": False}.get(channels_last, "auto"), compile=compile_, flip_test=flip_test,
         aggregation=aggregation, frames_per_video=frames_per_video, missing_face=missing_face,
         corrupt_crops=corrupt_crops, use_cache=not no_cache, progress=not as_json,
     )

@@ -183,6 +183,11 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         mfs = t.get("model_frames_per_s")
         lines.append(f"speed     {t['videos_per_s']:.2f} videos/s, model {mfs:.1f} {t.get('unit', 'frame')}s/s, "
                      f"peak RSS {t.get('peak_rss_mb')} MB" if mfs else f"speed     {t['videos_per_s']:.2f} videos/s")
+    pc = (result.get("env") or {}).get("precision_choice") or {}
+    if pc.get("mode") == "auto":
+        cfg = pc["precision"] + (" + channels_last" if pc.get("channels_last") else "")
+        lines.append(f"precision {cfg} (auto on {pc.get('device')}: max |logit - fp32| "
+                     f"{pc.get('max_abs_logit_dev'):.4f} <= {pc.get('tolerance')} on a calibration batch)")
     for m, pm in result.get("per_method", {}).items():
         if len(result["per_method"]) > 1:
             lines.append(f"  {m:<16} AUC {fmt_ci(pm.get('auc'), pm.get('auc_ci95'))}  ({pm['n_fake']} fake)")

@@ -91,8 +91,8 @@ def evaluate(
     data_root: str | Path | None = None,
     dataset_options: dict | None = None,
     weights: str | None = None,
-    precision: str = "fp32",
-    channels_last: bool = False,
+    precision: str = "auto",
+    channels_last: bool | str = "auto",
     compile: bool = False,
     flip_test: bool | None = None,
     aggregation: str | None = None,
@@ -123,6 +123,11 @@ def evaluate(
     configure_threads()  # thread counts from the CPUs really available (see dfbench/threads.py)
     det = build_detector(detector, weights=weights, registry=reg) if isinstance(detector, str) else detector
     det_id = detector_id_of(det)
+    from .precision import choose as choose_precision
+
+    # "auto": the fastest configuration whose logits stay within tolerance of fp32 (dfbench/precision.py).
+    pchoice = choose_precision(det, det_id, device, precision, channels_last)
+    precision, channels_last = pchoice.precision, pchoice.channels_last
     spec_in = det.input_spec
     overrides = {k: v for k, v in {"flip_test": flip_test, "aggregation": aggregation,
                                   "frames_per_video": frames_per_video}.items() if v is not None}
@@ -170,6 +175,7 @@ def evaluate(
         "missing_face": missing_face,
         "precision": precision,
         "channels_last": bool(channels_last),
+        **({"precision_choice": pchoice.protocol()} if pchoice.mode == "auto" else {}),
         "checkpoint_selection": det.weights_info.get("selection") or None,
     }
     if hasattr(det, "inference_options"):
@@ -243,7 +249,7 @@ def evaluate(
         "protocol": protocol,
         "protocol_hash": phash,
         "throughput": throughput,
-        "env": environment(device),
+        "env": environment(device) | {"precision_choice": pchoice.record()},
     }
     result = finalize_run(out, items, header, input_spec.aggregation, seed=seed)
     reg.pm.hook.run_finished(run=ctx, result=result)
