@@ -118,6 +118,8 @@ def dataset_flags(f):
               is_flag=False, flag_value="on",
               help="channels_last memory format (auto: on with auto or bf16/fp16 precision where it is faster).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (slow to start).")
+@click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
+              help="onnxruntime: export to ONNX (cached) and run with ONNX Runtime, fp32, logits checked against torch.")
 @click.option("--flip-test/--no-flip-test", default=None, help="Average logits with the mirrored crop (default: the detector's protocol).")
 @click.option("--frames", "frames_per_video", type=int, help="Frames per video (default: the detector's protocol).")
 @click.option("--aggregation", type=click.Choice(["mean_logit", "mean_prob", "max"]), help="Video aggregation rule.")
@@ -127,7 +129,7 @@ def dataset_flags(f):
 @click.option("--output", "-o", type=click.Path(file_okay=False), help="Run directory (re-run to resume).")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the summary.")
 def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial, options, weights, corruption,
-        corrupt_crops, limit, limit_percent, batch_size, device, precision, channels_last, compile_, flip_test,
+        corrupt_crops, limit, limit_percent, batch_size, device, precision, channels_last, compile_, backend, flip_test,
         frames_per_video, aggregation, missing_face, no_cache, seed, output, as_json):
     """Evaluate a detector on a dataset split and write results.json + predictions.parquet."""
     from .results import summary_lines
@@ -137,7 +139,8 @@ def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial,
         detector, dataset, split=split, corruption=corruption, limit=limit, limit_percent=limit_percent,
         batch_size=batch_size, device=device, seed=seed, output=output, data_root=data_root,
         dataset_options=dataset_options(methods, splits_dir, allow_partial, options), weights=weights,
-        precision=precision, channels_last={"on": True, "off": False}.get(channels_last, "auto"), compile=compile_, flip_test=flip_test,
+        precision=precision, channels_last={"on": True, "off": False}.get(channels_last, "auto"), compile=compile_,
+        backend=backend, flip_test=flip_test,
         aggregation=aggregation, frames_per_video=frames_per_video, missing_face=missing_face,
         corrupt_crops=corrupt_crops, use_cache=not no_cache, progress=not as_json,
     )

@@ -94,6 +94,7 @@ def evaluate(
     precision: str = "auto",
     channels_last: bool | str = "auto",
     compile: bool = False,
+    backend: str = "torch",
     flip_test: bool | None = None,
     aggregation: str | None = None,
     frames_per_video: int | None = None,
@@ -123,7 +124,11 @@ def evaluate(
     configure_threads()  # thread counts from the CPUs really available (see dfbench/threads.py)
     det = build_detector(detector, weights=weights, registry=reg) if isinstance(detector, str) else detector
     det_id = detector_id_of(det)
+    from .backends import attach as attach_backend
+    from .backends import precision_for
     from .precision import choose as choose_precision
+
+    precision, channels_last = precision_for(backend, precision, channels_last)  # onnxruntime: fp32
 
     # "auto": the fastest configuration whose logits stay within tolerance of fp32 (dfbench/precision.py).
     pchoice = choose_precision(det, det_id, device, precision, channels_last)
@@ -176,6 +181,7 @@ def evaluate(
         "precision": precision,
         "channels_last": bool(channels_last),
         **({"precision_choice": pchoice.protocol()} if pchoice.mode == "auto" else {}),
+        **({"backend": backend} if backend != "torch" else {}),
         "checkpoint_selection": det.weights_info.get("selection") or None,
     }
     if hasattr(det, "inference_options"):
@@ -201,6 +207,7 @@ def evaluate(
                            corrupt_crops=corrupt_crops, run_seed=seed, max_frames=max_frames, cache=cache)
     model_stage = ModelStage(det, device=device, precision=precision, channels_last=channels_last,
                              flip_test=input_spec.flip_test, batch_size=batch_size, compile=compile)
+    backend_info = attach_backend(model_stage, backend, device)  # checks its logits against torch
     timing = {"decode": 0.0, "faces": 0.0, "model": 0.0}
     cache_hits = 0
     n_units = 0
@@ -249,7 +256,7 @@ def evaluate(
         "protocol": protocol,
         "protocol_hash": phash,
         "throughput": throughput,
-        "env": environment(device) | {"precision_choice": pchoice.record()},
+        "env": environment(device) | {"precision_choice": pchoice.record(), "backend": backend_info},
     }
     result = finalize_run(out, items, header, input_spec.aggregation, seed=seed)
     reg.pm.hook.run_finished(run=ctx, result=result)
