@@ -159,17 +159,27 @@ def set_env_defaults(environ: dict[str, str] | None = None) -> dict[str, str]:
     return done
 
 
-def _libgomp() -> Any:
-    """The GNU OpenMP runtime torch loaded (same file, so the same instance), or None."""
-    try:
-        import torch
+def _openmp_runtime() -> Any:
+    """The OpenMP runtime already loaded in this process (torch's), or None.
 
-        lib = Path(torch.__file__).parent / "lib" / "libgomp.so.1"
-        if lib.exists():
-            return ctypes.CDLL(str(lib))
-        return ctypes.CDLL("libgomp.so.1")
-    except OSError:
+    Found in ``/proc/self/maps`` so that only a runtime torch really uses is called: loading a
+    second one would change nothing for torch and could clash with it.
+    """
+    try:
+        import torch  # noqa: F401  (loads the runtime)
+
+        maps = Path("/proc/self/maps").read_text()
+    except (ImportError, OSError):
         return None
+    for name in ("libgomp", "libiomp5", "libomp"):
+        for line in maps.splitlines():
+            path = line.split()[-1] if line.split() else ""
+            if f"/{name}" in path and ".so" in path:
+                try:
+                    return ctypes.CDLL(path)
+                except OSError:
+                    continue
+    return None
 
 
 def configure(threads: int | None = None) -> dict[str, Any]:
@@ -220,7 +230,7 @@ def limit_this_thread(n: int = 1) -> bool:
 
     ``torch.set_num_threads`` would also change a process-wide default that other threads pick up
     on their first parallel call, so the OpenMP runtime's per-thread setting is used directly.
-    Returns False where the runtime is not GNU OpenMP (nothing changed).
+    Returns False where no OpenMP runtime is loaded (nothing changed).
     """
     try:
         import torch
@@ -228,7 +238,7 @@ def limit_this_thread(n: int = 1) -> bool:
         torch.get_num_threads()  # torch's lazy per-thread init first, so it cannot undo ours
     except ImportError:  # pragma: no cover
         return False
-    lib = _libgomp()
+    lib = _openmp_runtime()
     if lib is None or not hasattr(lib, "omp_set_num_threads"):
         return False
     lib.omp_set_num_threads(int(n))
