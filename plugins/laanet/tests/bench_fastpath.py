@@ -89,3 +89,23 @@ def test_model_stage_throughput(benchmark, detector, units, laanet_throughput, t
     benchmark.extra_info.update({"images_per_s": round(ips, 3), "threads": THREADS, "batch": BATCH,
                                  "flip_test": flip, "case": case,
                                  **{k: v for k, v in info.items() if k != "onnx"}})
+
+
+@pytest.mark.benchmark(group="laanet-384-batch8-runner", min_rounds=1, warmup=False)
+def test_auto_is_the_configuration_bench_finds_fastest(benchmark, detector, tmp_path_factory):
+    """Issue 16: the default precision/layout should be the fastest that ``dfbench bench`` measures.
+    Reported (``agrees``), not asserted: timings on a shared machine are noisy."""
+    from dfbench.bench import bench_detector
+    from dfbench.precision import choose
+
+    os.environ["DFBENCH_CACHE"] = str(tmp_path_factory.getbasetemp() / "cache")
+    auto = choose(copy.deepcopy(detector), f"laanet_{VARIANT}", "cpu")
+    res = benchmark.pedantic(lambda: bench_detector(copy.deepcopy(detector), batch_size=BATCH, iters=3, warmup=1,
+                                                    latency_iters=2, end_to_end=False), rounds=1, iterations=1)
+    best = res["best"]
+    benchmark.extra_info.update({
+        "auto": f"{auto.precision}{' + channels_last' if auto.channels_last else ''}",
+        "bench_best": res["summary"]["best_config"],
+        "agrees": (best["precision"], bool(best["channels_last"])) == (auto.precision, auto.channels_last),
+        "throughput": [{k: r[k] for k in ("precision", "channels_last", "units_per_s")} for r in res["throughput"]],
+    })
