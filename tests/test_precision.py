@@ -104,3 +104,12 @@ def test_cli_run_defaults_to_auto():
 
     opts = {p.name: p for p in run.params}
     assert opts["precision"].default == "auto" and opts["channels_last"].default == "auto"
+
+
+@pytest.mark.parametrize("args, expected", [([], "auto"), (["--channels-last"], "on"),
+                                            (["--channels-last", "off"], "off")])
+def test_cli_channels_last_flag_and_value(args, expected):
+    from dfbench.cli import run
+
+    ctx = run.make_context("run", ["-d", "x", "-s", "y", *args, "--json"])
+    assert ctx.params["channels_last"] == expected
