@@ -9,6 +9,7 @@ Competitors: ``spin`` is one Python process burning one core; ``torch`` is anoth
 every core (its own OpenMP pool, the worst neighbour). Waiting policies: ``passive`` is what the
 dfbench CLI sets (``OMP_WAIT_POLICY=PASSIVE``, ``KMP_BLOCKTIME=0``); ``spin`` restores the OpenMP
 runtimes' defaults (libgomp spins 300,000 times, Intel's runtime 200 ms) to show what it saves.
+The last case pins the model to one thread (``DFBENCH_THREADS=1``), leaving the competitor its core.
 Target (issue 16): at most ~2.5x slower beside one CPU-bound competitor.
 """
 
@@ -56,17 +57,23 @@ def warm_cache(tmp_path_factory):
     return cache
 
 
-@pytest.mark.parametrize("wait", list(WAIT))
-@pytest.mark.parametrize("competitor", list(COMPETITORS))
-def test_demo_evaluation_beside_a_competitor(benchmark, tmp_path, warm_cache, competitor, wait):
-    alone = _run(tmp_path / "alone", warm_cache, WAIT[wait])
+# (competitor, waiting policy, DFBENCH_THREADS or None = every available CPU)
+CASES = [("spin", "passive", None), ("spin", "spin", None), ("torch", "passive", None), ("torch", "spin", None),
+         ("spin", "passive", 1)]
+
+
+@pytest.mark.parametrize("competitor, wait, threads", CASES,
+                         ids=[f"{c}-{w}" + (f"-{t}thread" if t else "") for c, w, t in CASES])
+def test_demo_evaluation_beside_a_competitor(benchmark, tmp_path, warm_cache, competitor, wait, threads):
+    extra = dict(WAIT[wait], **({"DFBENCH_THREADS": str(threads)} if threads else {}))
+    alone = _run(tmp_path / "alone", warm_cache, extra)
     rounds = iter(range(100))
     comp = subprocess.Popen([sys.executable, "-c", COMPETITORS[competitor]], env=_env(warm_cache, WAIT[wait]))
     try:
         time.sleep(1.0)  # let the competitor reach its steady state
 
         def busy():
-            return _run(tmp_path / f"busy{next(rounds)}", warm_cache, WAIT[wait])
+            return _run(tmp_path / f"busy{next(rounds)}", warm_cache, extra)
 
         res = benchmark.pedantic(busy, rounds=1, iterations=1)
     finally:
@@ -78,6 +85,7 @@ def test_demo_evaluation_beside_a_competitor(benchmark, tmp_path, warm_cache, co
     info.update({
         "competitor": competitor,
         "wait_policy": wait,
+        "dfbench_threads": threads,
         "wall_s_alone": ta["seconds"]["wall"],
         "wall_s_busy": tb["seconds"]["wall"],
         "slowdown_wall": round(tb["seconds"]["wall"] / max(ta["seconds"]["wall"], 1e-9), 2),
