@@ -209,7 +209,13 @@ def choose(detector: Any, detector_id: str, device: str = "cpu", precision: str 
             return got
         except (OSError, ValueError, TypeError):
             log.warning("ignoring unreadable precision cache %s", path)
-    choice = _calibrate(detector, device, order, tolerance)
+    try:
+        choice = _calibrate(detector, device, order, tolerance)
+    except Exception as e:  # a detector that cannot be copied or run in another precision
+        log.warning("precision auto: calibration of %s failed (%s: %s); using fp32", detector_id, type(e).__name__, e)
+        return PrecisionChoice("fp32", False, mode=AUTO, tolerance=tolerance, max_abs_logit_dev=0.0,
+                               mean_abs_logit_dev=0.0, candidates=[{"error": f"{type(e).__name__}: {e}"}],
+                               device=str(device), capability=_device_tag(device), calibration=CALIBRATION)
     if use_cache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

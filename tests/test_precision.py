@@ -113,3 +113,14 @@ def test_cli_channels_last_flag_and_value(args, expected):
 
     ctx = run.make_context("run", ["-d", "x", "-s", "y", *args, "--json"])
     assert ctx.params["channels_last"] == expected
+
+
+def test_a_detector_that_cannot_be_calibrated_runs_fp32(monkeypatch, tmp_path):
+    def broken(*a, **k):
+        raise RuntimeError("cannot copy this model")
+
+    monkeypatch.setattr(P, "_calibrate", broken)
+    c = P.choose(_conv_detector(), "conv", "cpu")
+    assert (c.precision, c.channels_last, c.mode) == ("fp32", False, "auto")
+    assert "cannot copy" in c.candidates[0]["error"]
+    assert not list((tmp_path / "cache").rglob("*.json"))  # a failure is not cached
