@@ -70,3 +70,11 @@ def test_small_faces_in_hd_video_are_found_like_deepfakebench():
         r = _dlib_boxes(g, 1)[0]
         assert abs(f[0].box[0] - r.left()) <= 2 and abs(f[0].box[1] - r.top()) <= 2
     assert FaceAnalyzer().recipe()["small_faces"] is True
+
+
+def test_workers_are_single_threaded_whatever_the_parent_uses(monkeypatch):
+    pool.shutdown()
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # what the CLI sets for the model in the parent
+    state = pool.shared_pool(1).submit(pool._worker_state).result(timeout=120)
+    assert state["OMP_NUM_THREADS"] == "1" and state["opencv"] == 1
+    pool.shutdown()

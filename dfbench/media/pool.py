@@ -29,9 +29,11 @@ _size = 0
 
 
 def _init_worker() -> None:
-    # Before torch (imported by some croppers) loads its OpenMP runtime: one passive thread.
-    for k, v in {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE",
-                 "KMP_BLOCKTIME": "0"}.items():
+    # Before torch (imported by some croppers) loads its OpenMP runtime: one passive thread. The
+    # thread counts are overridden (the parent's, inherited, are sized for the model); a waiting
+    # policy the user chose is kept.
+    os.environ.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    for k, v in {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}.items():
         os.environ.setdefault(k, v)
     try:
         import cv2
@@ -53,6 +55,16 @@ def _pid() -> int:
     return os.getpid()
 
 
+def _worker_state() -> dict:
+    import sys
+
+    state = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "torch_loaded": "torch" in sys.modules}
+    import cv2
+
+    state["opencv"] = cv2.getNumThreads()
+    return state
+
+
 def shared_pool(workers: int) -> ProcessPoolExecutor:
     """The process-wide pool with ``workers`` processes (created on first use, then reused)."""
     import multiprocessing as mp
@@ -71,13 +83,14 @@ def shared_pool(workers: int) -> ProcessPoolExecutor:
         return _pool
 
 
-def worker_pids(timeout: float = 60.0) -> set[int]:
-    """Process ids of the current pool's workers (for tests and diagnostics)."""
+def worker_pids() -> set[int]:
+    """Process ids of the current pool's live workers (for tests and diagnostics)."""
     pool = _pool
     if pool is None:
         return set()
-    futs = [pool.submit(_pid) for _ in range(4 * _size)]
-    return {f.result(timeout=timeout) for f in futs}
+    # concurrent.futures keeps its worker processes by pid in ``_processes`` (CPython 3.8+); asking
+    # the workers themselves would miss one still busy in its initializer.
+    return {pid for pid, proc in dict(getattr(pool, "_processes", None) or {}).items() if proc.is_alive()}
 
 
 def shutdown() -> None:
