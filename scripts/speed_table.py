@@ -31,6 +31,8 @@ ROWS: list[tuple[str, str, tuple]] = [
      ("rate", 8, "img/s", False)),
     ("LAA-Net 384, batch 8, flip on, --precision fp32", "*bench_fastpath.py::*[[]fp32-flip_on]",
      ("rate", 8, "img/s", False)),
+    ("LAA-Net 384, batch 8, flip on, auto + torch.compile", "*bench_fastpath.py::*[[]auto_compile-flip_on]",
+     ("rate", 8, "img/s", False)),
     ("LAA-Net 384, batch 8, flip on, --backend onnxruntime", "*bench_fastpath.py::*[[]onnxruntime-flip_on]",
      ("rate", 8, "img/s", False)),
     ("LAA-Net 384, batch 8, flip on, this project's model in float64, all heads (NOT the official code)",
