@@ -160,25 +160,32 @@ def set_env_defaults(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def _openmp_runtime() -> Any:
-    """The OpenMP runtime already loaded in this process (torch's), or None.
+    """The OpenMP runtime torch loaded in this process, or None.
 
-    Found in ``/proc/self/maps`` so that only a runtime torch really uses is called: loading a
-    second one would change nothing for torch and could clash with it.
+    Found in ``/proc/self/maps`` so that only a runtime already in use is called, and torch's own
+    preferred: other wheels (scikit-learn, OpenCV, ...) bundle their own libgomp copies, and
+    setting the thread count of one of those would change nothing for torch.
     """
     try:
-        import torch  # noqa: F401  (loads the runtime)
+        import torch
 
         maps = Path("/proc/self/maps").read_text()
     except (ImportError, OSError):
         return None
-    for name in ("libgomp", "libiomp5", "libomp"):
-        for line in maps.splitlines():
-            path = line.split()[-1] if line.split() else ""
-            if f"/{name}" in path and ".so" in path:
-                try:
-                    return ctypes.CDLL(path)
-                except OSError:
-                    continue
+    torch_dir = str(Path(torch.__file__).resolve().parent.parent)
+    libs = []
+    for line in maps.splitlines():
+        path = line.split()[-1] if line.split() else ""
+        name = path.rsplit("/", 1)[-1]
+        if name.startswith(("libgomp", "libiomp5", "libomp")) and ".so" in name and path not in libs:
+            libs.append(path)
+    # torch's copy first (site-packages/torch/lib or torch.libs); otherwise a system runtime.
+    libs.sort(key=lambda p: (not (p.startswith(torch_dir) and "/torch" in p[len(torch_dir):]), p))
+    for path in libs:
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
     return None
 
 

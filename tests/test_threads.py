@@ -146,3 +146,24 @@ def test_run_environment_records_thread_settings():
     env = environment("cpu")
     assert env["thread_settings"]["available_cpus"] == threads.available_cpus()
     assert "OMP_WAIT_POLICY" in env["thread_settings"]["env"]
+
+
+_CHILD_LIMIT = """
+import threading
+import sklearn.ensemble  # ships its own libgomp copy, loaded here before torch's
+import torch
+from dfbench import threads
+seen = {}
+def worker():
+    seen["limited"] = threads.limit_this_thread(1)
+    seen["n"] = torch.get_num_threads()
+torch.set_num_threads(2)
+t = threading.Thread(target=worker); t.start(); t.join()
+print("LIMIT", seen["limited"], seen["n"], torch.get_num_threads())
+"""
+
+
+def test_worker_limit_reaches_torchs_runtime_not_another_libgomp():
+    proc = subprocess.run([sys.executable, "-c", _CHILD_LIMIT], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "LIMIT True 1 2" in proc.stdout, proc.stdout
