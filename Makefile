@@ -12,7 +12,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: setup demo test test-all bench lint clean
+.PHONY: setup demo test test-all bench speed-table lint clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ test-all: $(STAMP)
 bench: $(STAMP)
 	$(PYTEST) -q -p no:randomly --benchmark-only --benchmark-enable --benchmark-columns=min,mean,median,ops,rounds \
 		--benchmark-json=.benchmarks/latest.json $(shell ls tests/bench_*.py plugins/*/tests/bench_*.py 2>/dev/null)
+
+# README's speed table from the last `make bench` JSON (min/median/max per figure). Official-code
+# anchors measured in the same sitting go in a JSON given as ANCHORS=path (never our own fp64 model).
+speed-table: $(STAMP)
+	$(BIN)/python scripts/speed_table.py .benchmarks/latest.json --readme README.md $(if $(ANCHORS),--anchors $(ANCHORS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check dfbench plugins tests

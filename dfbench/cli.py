@@ -125,9 +125,15 @@ def dataset_flags(f):
               help="Evaluate a stratified subset of P percent of the videos (0 < P <= 100).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, mps.")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16", "fp64"]), default="fp32", show_default=True)
-@click.option("--channels-last", is_flag=True, help="channels_last memory format (fast on modern CPUs and GPUs).")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16", "fp64"]), default="auto", show_default=True,
+              help="auto: the fastest precision whose logits stay within tolerance of fp32 (cached per detector and "
+                   "device); fp32 for exact comparisons.")
+@click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              is_flag=False, flag_value="on",
+              help="channels_last memory format (auto: on with auto or bf16/fp16 precision where it is faster).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (slow to start).")
+@click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
+              help="onnxruntime: export to ONNX (cached) and run with ONNX Runtime, fp32, logits checked against torch.")
 @click.option("--flip-test/--no-flip-test", default=None, help="Average logits with the mirrored crop (default: the detector's protocol).")
 @click.option("--frames", "frames_per_video", type=click.IntRange(min=1),
               help="Frames per video (default: the detector's protocol).")
@@ -144,7 +150,7 @@ def dataset_flags(f):
 @click.option("--allow-untrained", is_flag=True, help="Score a detector without trained weights (flagged everywhere).")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the summary.")
 def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial, options, weights, corruption,
-        corrupt_crops, limit, limit_percent, batch_size, device, precision, channels_last, compile_, flip_test,
+        corrupt_crops, limit, limit_percent, batch_size, device, precision, channels_last, compile_, backend, flip_test,
         frames_per_video, aggregation, missing_face, no_cache, seed, output, threshold_from, force_new,
         allow_untrained, as_json):
     """Evaluate a detector on a dataset split and write results.json + predictions.parquet."""
@@ -155,7 +161,8 @@ def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial,
         detector, dataset, split=split, corruption=corruption, limit=limit, limit_percent=limit_percent,
         batch_size=batch_size, device=device, seed=seed, output=output, data_root=data_root,
         dataset_options=dataset_options(methods, splits_dir, allow_partial, options), weights=weights,
-        precision=precision, channels_last=channels_last, compile=compile_, flip_test=flip_test,
+        precision=precision, channels_last={"on": True, "off": False}.get(channels_last, "auto"), compile=compile_,
+        backend=backend, flip_test=flip_test,
         aggregation=aggregation, frames_per_video=frames_per_video, missing_face=missing_face,
         corrupt_crops=corrupt_crops, use_cache=not no_cache, progress=not as_json, threshold_from=threshold_from,
         allow_untrained=allow_untrained, force_new=force_new,
@@ -405,6 +412,10 @@ cli.add_command(figures_command)
 
 
 def main() -> None:
+    # Before anything imports torch: its OpenMP runtime reads these once, when it loads.
+    from .threads import set_env_defaults
+
+    set_env_defaults()
     try:
         cli(prog_name="dfbench")
     except DfbenchError as e:  # errors raised outside command invocation (e.g. plugin loading)

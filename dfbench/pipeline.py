@@ -389,10 +389,18 @@ class ModelStage:
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with self._autocast():
-                y = self.model(x).float()
                 if self.flip_test:
                     # The official LAA-Net protocol averages the raw logits of x and its mirror.
-                    y = 0.5 * (y + self.model(torch.flip(x, dims=(-1,))).float())
+                    # One forward over both halves: a larger batch uses the cores better than two
+                    # passes, and eval-mode models treat every sample independently.
+                    n = len(x)
+                    xx = torch.cat([x, torch.flip(x, dims=(-1,))])
+                    if self.channels_last:
+                        xx = xx.contiguous(memory_format=torch.channels_last)
+                    yy = self.model(xx).float()
+                    y = 0.5 * (yy[:n] + yy[n:])
+                else:
+                    y = self.model(x).float()
             out.append(y.cpu().numpy().astype(np.float64))
         return np.concatenate(out) if out else np.zeros(0)
 
@@ -407,6 +415,11 @@ def prefetch(stage: FaceStage, items: list[VideoItem], depth: int = 2) -> Iterat
     done = object()
 
     def work() -> None:
+        from .threads import limit_this_thread
+
+        # The model already uses every available CPU: torch work here (MTCNN/RetinaFace
+        # croppers) gets one thread instead of competing with it.
+        limit_this_thread(1)
         try:
             for item in items:
                 if stop.is_set():

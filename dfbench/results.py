@@ -271,6 +271,11 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     from .reporting import threshold_lines
 
     lines += threshold_lines(v.get("thresholds"))
+    pc = (result.get("env") or {}).get("precision_choice") or {}
+    if pc.get("mode") == "auto":
+        cfg = pc["precision"] + (" + channels_last" if pc.get("channels_last") else "")
+        lines.append(f"precision {cfg} (auto on {pc.get('device')}: max |logit - fp32| "
+                     f"{pc.get('max_abs_logit_dev') or 0.0:.4f} <= {pc.get('tolerance')} on a calibration batch)")
     for m, pm in result.get("per_method", {}).items():
         if len(result["per_method"]) > 1:
             lines.append(f"  {m:<16} AUC {fmt_ci(pm.get('auc'), pm.get('auc_ci95'))}  ({pm['n_fake']} fake)")

@@ -112,9 +112,10 @@ def evaluate(
     data_root: str | Path | None = None,
     dataset_options: dict | None = None,
     weights: str | None = None,
-    precision: str = "fp32",
-    channels_last: bool = False,
+    precision: str = "auto",
+    channels_last: bool | str = "auto",
     compile: bool = False,
+    backend: str = "torch",
     flip_test: bool | None = None,
     aggregation: str | None = None,
     frames_per_video: int | None = None,
@@ -148,10 +149,22 @@ def evaluate(
     check_device(device)
     reg = registry or get_registry()
     t_start = time.perf_counter()
+    from .threads import configure as configure_threads
+
+    configure_threads()  # thread counts from the CPUs really available (see dfbench/threads.py)
     det = build_detector(detector, weights=weights, registry=reg) if isinstance(detector, str) else detector
     det_id = detector_id_of(det)
     if not det.trained and not allow_untrained:
         raise DfbenchError(untrained_message(det, reg))
+    from .backends import attach as attach_backend
+    from .backends import precision_for
+    from .precision import choose as choose_precision
+
+    precision, channels_last = precision_for(backend, precision, channels_last)  # onnxruntime: fp32
+
+    # "auto": the fastest configuration whose logits stay within tolerance of fp32 (dfbench/precision.py).
+    pchoice = choose_precision(det, det_id, device, precision, channels_last)
+    precision, channels_last = pchoice.precision, pchoice.channels_last
     spec_in = det.input_spec
     overrides = {k: v for k, v in {"flip_test": flip_test, "aggregation": aggregation,
                                   "frames_per_video": frames_per_video}.items() if v is not None}
@@ -185,6 +198,7 @@ def evaluate(
     signatures = {it.key: file_signature(it) for it in items}
     model_stage = ModelStage(det, device=device, precision=precision, channels_last=channels_last,
                              flip_test=input_spec.flip_test, batch_size=batch_size, compile=compile)
+    backend_info = attach_backend(model_stage, backend, device)  # checks its logits against torch
     effective = model_stage.effective()
 
     protocol = {
@@ -214,6 +228,8 @@ def evaluate(
         "parameter_dtype": effective["parameter_dtype"],
         "channels_last": effective["channels_last"],
         "compile": effective["compile"],
+        **({"precision_choice": pchoice.protocol()} if pchoice.mode == "auto" else {}),
+        **({"backend": backend} if backend != "torch" else {}),
         "checkpoint_selection": det.weights_info.get("selection") or None,
         "software": software_versions(),
     }
@@ -302,7 +318,7 @@ def evaluate(
             "protocol_hash": phash,
             "protocol_core_hash": core_hash,
             "throughput": throughput,
-            "env": environment(device),
+            "env": environment(device) | {"precision_choice": pchoice.record(), "backend": backend_info},
         }
         result = finalize_run(out, items, header, input_spec.aggregation, seed=seed)
         reg.pm.hook.run_finished(run=ctx, result=result)
@@ -530,6 +546,8 @@ def environment(device: str) -> dict[str, Any]:
 
     import torch
 
+    from .threads import report as thread_report
+
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
                                 cwd=Path(__file__).resolve().parent).stdout.strip() or None
@@ -545,6 +563,7 @@ def environment(device: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
+        "thread_settings": thread_report(),
         "device": device,
         "gpu": _gpu_name(device),
         "cuda": torch.version.cuda,

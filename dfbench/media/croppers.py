@@ -82,12 +82,13 @@ class Cropper:
         detect_max_side: int | None = 640,
         retry_full: bool = True,
         predictor81: str | None = None,
+        small_faces: bool = True,
     ):
         if multi_face not in MULTI_FACE_POLICIES:
             raise ValueError(f"unknown multi_face policy {multi_face!r}; choose from {MULTI_FACE_POLICIES}")
         self.multi_face = multi_face
         self._analyzer_args = dict(upsample=upsample, max_side=detect_max_side, retry_full=retry_full,
-                                   predictor81=predictor81)
+                                   predictor81=predictor81, small_faces=small_faces)
         self._analyzer: FaceAnalyzer | None = None
 
     @property

@@ -129,16 +129,12 @@ def _run_local(tasks: list[VideoItem], args: tuple, workers: int, bar) -> Iterab
         for item in tasks:
             yield _work(item, *args)
         return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from .pool import submit_all
 
-    # spawn, not fork: a forked child inherits OpenCV's thread-pool state from a parent that has
-    # already run cv2 in parallel and deadlocks in its first cv2 call (seen here). As with any
-    # spawn-based pool, a script calling prepare(workers > 1) needs ``if __name__ == "__main__":``.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(_work, item, *args) for item in tasks]
-        for fut in as_completed(futures):
-            yield fut.result()
+    # One persistent spawn pool per process (dfbench/media/pool.py): workers start and load their
+    # models once, for every video and every later prepare call. As with any spawn-based pool, a
+    # script calling prepare(workers > 1) needs ``if __name__ == "__main__":``.
+    yield from submit_all(_work, tasks, *args, workers=workers)
 
 
 def _run_ray(tasks: list[VideoItem], args: tuple, workers: int, bar) -> Iterable[tuple]:

@@ -44,7 +44,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line(f"{key:32s} {ips:8.2f}")
     base = results.get("fp64_all_heads/flip_on")  # the official default: float64, flip test
     base_off = results.get("fp64_all_heads/flip_off")
-    for key in ("bf16_channels_last/flip_off", "bf16_channels_last/flip_on", "fp32/flip_off"):
+    for key in ("bf16_channels_last/flip_off", "bf16_channels_last/flip_on", "fp32/flip_off",
+                "runner_auto/flip_on", "runner_auto/flip_off", "runner_onnxruntime/flip_on"):
         if key in results and base_off:
             tr.write_line(f"{key} vs fp64_all_heads/flip_off: {results[key] / base_off:6.2f}x")
         if key in results and base:
