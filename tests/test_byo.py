@@ -146,9 +146,13 @@ def test_exported_laanet_scores_the_demo_like_the_native_detector(tmp_path, monk
 
     monkeypatch.setenv("DFBENCH_CACHE", str(tmp_path / "cache"))
     path, _ = laanet_onnx
+    # Both in fp32 NCHW: the exported graph is fp32, so the native side is compared at the same
+    # precision (the run default "auto" may pick bf16 on this CPU).
+    exact = {"precision": "fp32", "channels_last": False}
     native = evaluate("laanet_test.demo", "demo", output=tmp_path / "native", progress=False,
-                      cache_dir=tmp_path / "crops")
-    byo = evaluate(f"onnx:{path}", "demo", output=tmp_path / "onnx", progress=False, cache_dir=tmp_path / "crops")
+                      cache_dir=tmp_path / "crops", **exact)
+    byo = evaluate(f"onnx:{path}", "demo", output=tmp_path / "onnx", progress=False, cache_dir=tmp_path / "crops",
+                   **exact)
     assert byo["protocol"]["input"] == native["protocol"]["input"]
     assert byo["protocol"]["inference"]["byo"]["kind"] == "onnx"
     assert byo["metrics"]["video"]["auc"] == native["metrics"]["video"]["auc"]

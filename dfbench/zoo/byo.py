@@ -33,6 +33,7 @@ from torch import nn
 
 from ..detector import Detector
 from ..errors import DfbenchError
+from ..media.policy import MISSING_FACE_POLICIES
 from ..specs import AGGREGATIONS, DetectorSpec, InputSpec, VariantSpec, load_object
 
 PREFIXES = ("onnx:", "torchscript:", "py:")
@@ -59,6 +60,8 @@ class Contract:
     frames_per_video: int = 32
     aggregation: str = "mean_logit"
     flip_test: bool = False
+    # The protocol's rule for frames/videos without a face travels with the model, like aggregation.
+    missing_face: str = "skip"
     output: str = "logit"
 
     @classmethod
@@ -92,20 +95,24 @@ class Contract:
             raise DfbenchError(f"{where}: --mean/--std need {channels} values, got {list(self.mean)} / {list(self.std)}")
         if self.aggregation not in AGGREGATIONS:
             raise DfbenchError(f"{where}: aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}")
+        if self.missing_face not in MISSING_FACE_POLICIES:
+            raise DfbenchError(f"{where}: missing_face must be one of {MISSING_FACE_POLICIES}, "
+                               f"got {self.missing_face!r}")
 
     def input_spec(self) -> InputSpec:
         return InputSpec(unit=self.unit, size=int(self.input_size), colour=self.colour,
                          clip_length=int(self.clip_length) if self.unit == "clip" else 1, cropper=self.cropper,
                          crop_settings=dict(self.crop_settings), mean=tuple(self.mean), std=tuple(self.std),
                          frames_per_video=int(self.frames_per_video), aggregation=self.aggregation,
-                         flip_test=bool(self.flip_test))
+                         flip_test=bool(self.flip_test), missing_face=self.missing_face)
 
     @classmethod
     def from_input_spec(cls, spec: InputSpec, output: str = "logit") -> Contract:
         return cls(input_size=spec.size, mean=tuple(spec.mean), std=tuple(spec.std), colour=spec.colour,
                    cropper=spec.cropper, crop_settings=dict(spec.crop_settings), unit=spec.unit,
                    clip_length=spec.clip_length, frames_per_video=spec.frames_per_video,
-                   aggregation=spec.aggregation, flip_test=spec.flip_test, output=output)
+                   aggregation=spec.aggregation, flip_test=spec.flip_test, missing_face=spec.missing_face,
+                   output=output)
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}

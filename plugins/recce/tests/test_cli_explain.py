@@ -72,7 +72,7 @@ def test_predict_explain_writes_reconstruction_next_to_the_face(tmp_path):
     skdata = __import__("skimage.data", fromlist=["astronaut"])
     img = tmp_path / "astronaut.png"
     cv2.imwrite(str(img), skdata.astronaut()[:, :, ::-1])
-    res = CliRunner().invoke(cli.cli, ["predict", str(img), "--detector", "recce_test", "--explain",
+    res = CliRunner().invoke(cli.cli, ["predict", str(img), "--detector", "recce_test", "--allow-untrained", "--explain",
                                        str(tmp_path / "exp")])
     assert res.exit_code == 0, res.output
     face = tmp_path / "exp" / "astronaut.png" / "face_00000.png"
