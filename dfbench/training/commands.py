@@ -59,7 +59,7 @@ def train_command(family: str, load: Callable[[str | None, list[str]], Any], run
                        f"({result.precision}, {result.world_size} process(es))")
             if result.best is not None:
                 b = result.best
-                click.echo(f"selected epoch {b['epoch']}: {b['metric']} {b['value']:.4f} on {b['split']} "
+                click.echo(f"best epoch {b['epoch']}: {b['metric']} {b['value']:.4f} on {b['split']} "
                            f"-> {result.best_weights_dir}")
 
     return cmd

@@ -153,7 +153,7 @@ def nest(parts: list[str], value: Any) -> dict[str, Any]:
 def read_yaml(path: str | Path, hint: str = "") -> dict[str, Any]:
     """The mapping at the top of a YAML config file (empty file: ``{}``)."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists() or p.is_dir():  # (/dev/null is a valid, empty config)
         raise ConfigError(f"config file {p} not found{'; ' + hint if hint else ''}")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))

@@ -23,4 +23,4 @@ def test_torchrun_two_process_gloo(tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
-    assert ckpt["state"]["epoch"] == 1 and (tmp_path / "run" / "best" / "model.safetensors").exists()
+    assert ckpt["epoch"] == 2 and (tmp_path / "run" / "best" / "model.safetensors").exists()
