@@ -226,3 +226,31 @@ def test_two_processes_match_one_process_with_double_batch(tmp_path):
     assert ck["world_size"] == 2 and len(ck["rng"]) == 2
     for k in one:
         torch.testing.assert_close(one[k], two[k], rtol=1e-4, atol=1e-5, msg=k)
+
+
+# -- one command line for every family ---------------------------------------------------------------
+@pytest.mark.parametrize("family", ["laanet", "lipforensics", "recce"])
+def test_every_family_has_the_same_train_command(family):
+    pytest.importorskip(f"dfbench_{family}")
+    from click.testing import CliRunner
+
+    from dfbench.cli import cli
+
+    res = CliRunner().invoke(cli, [family, "train", "--help"])
+    assert res.exit_code == 0, res.output
+    for option in ("--config", "--set", "--resume / --no-resume", "--print-config", "--out"):
+        assert option in res.output, (family, option)
+
+
+def test_laanet_positional_overrides_still_work_with_a_deprecation_message():
+    pytest.importorskip("dfbench_laanet")
+    from click.testing import CliRunner
+
+    from dfbench.cli import cli
+
+    res = CliRunner().invoke(cli, ["laanet", "train", "--print-config", "run.epochs=3", "--set", "run.seed=5"])
+    assert res.exit_code == 0, res.output
+    assert "positional overrides are deprecated" in res.output and "--set run.epochs=3" in res.output
+    assert "epochs: 3" in res.output and "seed: 5" in res.output
+    res = CliRunner().invoke(cli, ["recce", "train", "--print-config", "epochs=3"])
+    assert res.exit_code != 0 and "use --set KEY=VALUE" in res.output

@@ -66,6 +66,10 @@ def test_config_errors_are_actionable(tmp_path):
         load_config(None, ["optim.base_lr=fast"])
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+    # Checkpoint selection never reads the evaluation test split (held-out train videos are fine).
+    with pytest.raises(ConfigError, match="must not read the test split"):
+        load_config(None, ["data.val_split=test"])
+    assert load_config(None, ["data.val_split=holdout:0.2"]).data.val_split == "holdout:0.2"
 
 
 # -- schedule and optimiser ----------------------------------------------------------------------
