@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -34,62 +33,12 @@ from dfbench.training import RunSettings, SelectionRule, Task, TrainingError
 from dfbench.training.trainer import TrainResult
 from dfbench.training.trainer import train as core_train
 
-from .config import OptimConfig, TrainConfig
+from .config import TrainConfig
+from .data import load_training_videos
 from .losses import LAANetLoss, LossNorm
+from .optim import SAM, lr_at
 
 log = logging.getLogger(__name__)
-
-
-def lr_at(epoch: float, optim: OptimConfig, epochs: int) -> float:
-    """LinearDecayLR: base·(1 + (booster−1)·e/W) for e < W, then booster·base decaying to 0."""
-    end = optim.decay_end_epoch if optim.decay_end_epoch is not None else float(epochs)
-    peak = optim.base_lr * optim.booster
-    w = optim.warmup_epochs
-    if w > 0 and epoch < w:
-        return optim.base_lr * (1.0 + (optim.booster - 1.0) * epoch / w)
-    if end <= w:
-        return peak
-    return max(0.0, peak * (1.0 - (epoch - w) / (end - w)))
-
-
-class SAM:
-    """Sharpness-Aware Minimisation (Foret et al., 2021) around a base optimiser.
-
-    ``first_step`` moves to w + ρ·g/‖g‖ (global L2 norm); ``second_step`` restores w and lets the
-    base optimiser step with the gradient taken at the perturbed point.
-    """
-
-    def __init__(self, base: torch.optim.Optimizer, rho: float = 0.05) -> None:
-        self.base, self.rho = base, rho
-        self._e: dict[torch.Tensor, torch.Tensor] = {}
-
-    def _grads(self) -> list[torch.Tensor]:
-        return [p for g in self.base.param_groups for p in g["params"] if p.grad is not None]
-
-    @torch.no_grad()
-    def first_step(self) -> None:
-        params = self._grads()
-        if not params:
-            return
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
-        scale = self.rho / (norm + 1e-12)
-        for p in params:
-            e = p.grad * scale
-            p.add_(e)
-            self._e[p] = e
-
-    @torch.no_grad()
-    def restore(self) -> None:
-        for p, e in self._e.items():
-            p.sub_(e)
-        self._e.clear()
-
-    def second_step(self) -> None:
-        self.restore()
-        self.base.step()
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.base.zero_grad(set_to_none=set_to_none)
 
 
 def _micro_batches(batch: dict[str, torch.Tensor], n: int) -> list[dict[str, torch.Tensor]]:
@@ -144,57 +93,6 @@ def build_detector_for(cfg: TrainConfig):
         log.info("initialised from %s (%d missing, %d unexpected keys)", cfg.model.init_weights,
                  len(missing), len(unexpected))
     return det
-
-
-def load_training_videos(cfg: TrainConfig, split: str, input_spec: Any = None):
-    """Real face videos of ``split`` from ``cfg.data.source``; ``holdout:F`` as the validation
-    split holds out a fraction F of the training split's videos (by video) for selection."""
-    from dfbench.training.data import parse_holdout
-
-    from .synthesis.dataset import holdout
-
-    d = cfg.data
-    frac = parse_holdout(d.val_split)
-    if frac is not None and split in (d.train_split, d.val_split):
-        train_v, val_v = holdout(_load_split(cfg, d.train_split, input_spec), frac)
-        return val_v if split == d.val_split else train_v
-    return _load_split(cfg, split, input_spec)
-
-
-def _load_split(cfg: TrainConfig, split: str, input_spec: Any):
-    from .synthesis import dataset as ds
-
-    d = cfg.data
-    kind, _, arg = d.source.partition(":")
-    if kind == "faces":
-        return ds.portrait_videos(int(arg or 4), frames=max(d.frames_per_video, 4), size=d.crop_size,
-                                  seed=0 if split == d.train_split else 1)
-    if kind == "npz":
-        return ds.load_npz_dir(Path(arg) / split if (Path(arg) / split).is_dir() else Path(arg))
-    if kind == "dataset":
-        return _dataset_videos(cfg, arg, split, input_spec or build_detector_for(cfg).input_spec)
-    raise TrainingError(f"unknown data.source {d.source!r}: use dataset:NAME, npz:DIR or faces:N")
-
-
-def _dataset_videos(cfg: TrainConfig, name: str, split: str, input_spec: Any):
-    """The real videos of a registered dataset as crops + landmarks, through the evaluation path
-    (index, root resolution, the variant's cropper, the shared crop cache) at ``data.crop_size``."""
-    from dfbench.training.data import face_stage, prepared_videos, training_items
-
-    from .synthesis.dataset import FaceVideo
-
-    d = cfg.data
-    spec, items = training_items(name, split, data_root=d.data_root, labels=(0,))
-    stage = face_stage(input_spec, spec, cache_dir=d.cache_dir, frames_per_video=d.extract_frames,
-                       size=d.crop_size)
-    out = []
-    for pv in prepared_videos(items, stage):
-        keep = [(u, lm) for u, lm in zip(pv.units, pv.unit_landmarks, strict=True) if lm is not None]
-        if keep:
-            out.append(FaceVideo(pv.item.key, [np.ascontiguousarray(u.transpose(1, 2, 0)) for u, _ in keep],
-                                 [np.asarray(lm, np.float32) for _, lm in keep]))
-    log.info("%s/%s: %d real videos with faces", name, split, len(out))
-    return out
 
 
 class LAANetTask(Task):
@@ -347,4 +245,4 @@ def train(cfg: TrainConfig, resume: bool = True, stop_after_epochs: int | None =
     return core_train(LAANetTask(cfg), resume=resume, stop_after_epochs=stop_after_epochs)
 
 
-__all__ = ["SAM", "LAANetTask", "cross_pairs", "lr_at", "train"]
+__all__ = ["SAM", "LAANetTask", "build_detector_for", "cross_pairs", "load_training_videos", "lr_at", "train"]

@@ -240,3 +240,26 @@ def test_cross_pairs_keeps_the_loss_of_the_joint_batch(tmp_path):
     crossed, n = cross_pairs(batch)
     two = t.forward_backward(list(_micro_batches(crossed, n)))
     assert two["total"] == pytest.approx(one["total"], rel=1e-5)
+
+
+def test_dataset_source_reads_real_videos_through_the_evaluation_path(tmp_path):
+    """``data.source: dataset:NAME`` indexes through the registry (root resolution included),
+    keeps the real videos and crops them with the evaluation FaceStage into the shared crop cache:
+    a second, evaluation-style read of a video hits that cache and returns the same crops."""
+    from dfbench_laanet.data import load_training_videos
+    from dfbench_laanet.train import build_detector_for
+
+    from dfbench.training.data import face_stage, training_items
+
+    cfg = load_config(None, ["data.source=dataset:demo", "data.extract_frames=2", "model.variant=test",
+                             f"data.cache_dir={tmp_path / 'crops'}"])
+    spec_in = build_detector_for(cfg).input_spec
+    videos = load_training_videos(cfg, "train", spec_in)
+    assert len(videos) == 16 and all("/real/" in v.key for v in videos)
+    assert videos[0].frames[0].shape == (256, 256, 3) and videos[0].landmarks[0].shape[1] == 2
+    ds_spec, items = training_items("demo", "train", labels=(0,))
+    stage = face_stage(spec_in, ds_spec, cache_dir=tmp_path / "crops", frames_per_video=2, size=256)
+    item = next(it for it in items if it.key == videos[0].key)
+    pv = stage.prepare(item)
+    assert pv.timing["cache_hits"] == 1
+    np.testing.assert_array_equal(pv.units[0].transpose(1, 2, 0), videos[0].frames[0])
