@@ -254,3 +254,43 @@ def test_laanet_positional_overrides_still_work_with_a_deprecation_message():
     assert "epochs: 3" in res.output and "seed: 5" in res.output
     res = CliRunner().invoke(cli, ["recce", "train", "--print-config", "epochs=3"])
     assert res.exit_code != 0 and "use --set KEY=VALUE" in res.output
+
+
+# -- one converter signature, called only through the core ------------------------------------------
+@pytest.mark.parametrize("family,variant", [("laanet", "test"), ("lipforensics", "test"), ("recce", "test")])
+def test_core_convert_records_source_checksum_and_licence_for_every_family(tmp_path, family, variant):
+    """``from_official(state_dict, variant) -> network`` everywhere; ``dfbench convert`` writes the
+    source sha256 and the family's licence next to the weights (round trip through ``to_official``)."""
+    import inspect
+
+    plugin = pytest.importorskip(f"dfbench_{family}.convert")
+    from dfbench.build import build_detector
+    from dfbench.convert import convert_official
+    from dfbench.registry import get_registry
+    from dfbench.weights import read_weights_dir, sha256_file
+
+    params = list(inspect.signature(plugin.from_official).parameters)
+    assert params[1] == "variant"
+    spec = get_registry().detectors[family]
+    torch.manual_seed(0)
+    net = spec.build(variant).net
+    src = tmp_path / "official.pth"
+    torch.save(plugin.to_official(net), src)
+    out = convert_official(f"{family}_{variant}", src, tmp_path / "out")
+    state, config = read_weights_dir(out)
+    assert config["source_sha256"] == sha256_file(src) and config["license_note"] == spec.license
+    assert config["converted_from"] == "official.pth" and config["variant"] == variant
+    det = build_detector(f"{family}_{variant}", weights=str(out))
+    for k, v in net.state_dict().items():
+        assert torch.equal(det.net.state_dict()[k].to(v.dtype), v), k
+
+
+def test_lipforensics_convert_duplicate_command_is_gone():
+    pytest.importorskip("dfbench_lipforensics")
+    from click.testing import CliRunner
+
+    from dfbench.cli import cli
+
+    res = CliRunner().invoke(cli, ["lipforensics", "convert", "--help"])
+    assert res.exit_code != 0
+    assert "--dtype" in CliRunner().invoke(cli, ["convert", "--help"]).output

@@ -9,7 +9,7 @@ from dfbench.training.commands import train_command
 
 @click.group("lipforensics")
 def lipforensics_group() -> None:
-    """LipForensics: fine-tuning and checkpoint conversion."""
+    """LipForensics: fine-tuning (official checkpoints convert with `dfbench convert lipforensics`)."""
 
 
 def _load(path, overrides):
@@ -32,14 +32,3 @@ train_cmd = train_command(
          "as the demo weights were). Resumes from OUT_DIR/last.pt when present. For DDP run it under "
          "torchrun: `torchrun --nproc_per_node 2 -m dfbench_lipforensics.train --config CFG.yaml`.")
 lipforensics_group.add_command(train_cmd)
-
-
-@lipforensics_group.command("convert")
-@click.argument("official", type=click.Path(exists=True, dir_okay=False))
-@click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--variant", default="r18", type=click.Choice(["r18", "r18_ta"]), show_default=True)
-def convert_cmd(official: str, out_dir: str, variant: str) -> None:
-    """Official lipforensics_ff.pth -> OUT_DIR/model.safetensors + config.json."""
-    from .convert import convert_file
-
-    click.echo(str(convert_file(official, out_dir, variant)))
