@@ -74,6 +74,8 @@ class AugmentConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     variant: str = "r18_ta"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    """Keys of the variant's model config to replace (e.g. ``dropout: 0``); recorded in the weights."""
     init: str | None = None
     """Starting weights: a dfbench weights dir (``package://...`` allowed) or an official ``.pth``."""
     out_dir: str = "runs/lipforensics"

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from dfbench.specs import load_object
 from dfbench.training import RunSettings, SelectionRule, Task
 from dfbench.training.data import holdout_split_name
 from dfbench.training.trainer import train as core_train
@@ -107,7 +108,11 @@ class LipForensicsTask(Task):
         from .spec import SPEC
 
         c = self.config
-        det: LipForensicsDetector = SPEC.build(c.variant)
+        variant = SPEC.variant(c.variant)
+        if c.model_overrides:
+            variant = dataclasses.replace(variant, config={**variant.config, **c.model_overrides})
+        det: LipForensicsDetector = load_object(SPEC.factory)(variant)
+        det.spec, det.variant = SPEC, variant
         if c.init:
             self.init_info = load_init_weights(det, c.init)
         if c.channels_last:
@@ -278,10 +283,11 @@ def train(cfg: TrainConfig, *, train_data: Any = None, val_data: Any = None,
 def main(argv: list[str] | None = None) -> None:
     """``python -m dfbench_lipforensics.train --config CFG.yaml [--set k=v ...]`` (torchrun-able):
     the same command as ``dfbench lipforensics train``."""
-    from .commands import train_cmd
+    from dfbench.training.commands import train_command
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    train_cmd.main(args=argv, prog_name="dfbench lipforensics train")
+    cmd = train_command("lipforensics", load_config, lambda cfg, resume: train(cfg, resume=resume)["result"])
+    cmd.main(args=argv, prog_name="dfbench lipforensics train")
 
 
 __all__ = ["LipForensicsTask", "load_config", "load_init_weights", "main", "train"]

@@ -76,6 +76,8 @@ class EarlyStoppingConfig:
 @dataclass
 class TrainConfig:
     variant: str = "default"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    """Keys of the variant's model config to replace (e.g. ``drop_rate: 0``); recorded in the weights."""
     out_dir: str = "runs/recce"
     init: str | None = None
     """Start from: a dfbench weights dir, an official RECCE .pth, or an Xception (timm

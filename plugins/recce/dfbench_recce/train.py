@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,8 @@ class RecceTask(Task):
 
         c = self.config
         variant = SPEC.variant(c.variant)
+        if c.model_overrides:
+            variant = replace(variant, config={**variant.config, **c.model_overrides})
         net = build_net(dict(variant.config))
         if c.init:
             _init_weights(net, c.init)
