@@ -15,8 +15,21 @@ Layers (each imports only the ones above it):
 Evaluation never imports this package; families' ``train.py`` files import it.
 """
 
-from .config import ConfigError, load_config
-from .runtime import PRECISIONS, TrainingError
-from .task import RunSettings, SelectionRule, Task
+from __future__ import annotations
 
-__all__ = ["PRECISIONS", "ConfigError", "RunSettings", "SelectionRule", "Task", "TrainingError", "load_config"]
+from importlib import import_module
+from typing import Any
+
+# Names are loaded on first use: a plugin's commands.py imports dfbench.training.commands, and
+# `dfbench --help` must not pay for torch.
+_EXPORTS = {"ConfigError": "config", "load_config": "config", "PRECISIONS": "config",
+            "TrainingError": "runtime", "RunSettings": "task", "SelectionRule": "task", "Task": "task"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS)

@@ -28,6 +28,9 @@ from ..errors import DfbenchError
 
 T = TypeVar("T")
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp64")
+"""One precision vocabulary project-wide (see :mod:`dfbench.training.runtime` for what each means)."""
+
 
 class ConfigError(DfbenchError):
     """A training config key or value is invalid (the message names the key and its source)."""
@@ -208,5 +211,5 @@ def save_config(cfg: Any, path: str | Path) -> None:
     atomic_write_bytes(path, to_yaml(cfg).encode())
 
 
-__all__ = ["ConfigError", "load_config", "merge", "parse_override", "read_yaml", "save_config", "to_dict",
+__all__ = ["PRECISIONS", "ConfigError", "load_config", "merge", "parse_override", "read_yaml", "save_config", "to_dict",
            "to_yaml"]

@@ -28,7 +28,8 @@ from ..errors import DfbenchError
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16", "fp64")
+from .config import PRECISIONS  # noqa: E402  (torch-free home of the vocabulary)
+
 DEVICES = ("auto", "cpu", "cuda")
 
 
