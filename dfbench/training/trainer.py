@@ -413,11 +413,13 @@ def _loader(task: Task, dataset: Any, batches: list[list[int]], epoch: int, firs
 
 def train(task: Task, resume: bool = True, stop_after_epochs: int | None = None, on_step=None) -> TrainResult:
     """Train ``task`` as its settings say; under ``torchrun`` every process calls this."""
-    trainer = Trainer(task)
     try:
+        trainer = Trainer(task)
         return trainer.run(resume=resume, stop_after_epochs=stop_after_epochs, on_step=on_step)
     finally:
-        trainer.rt.close()
+        rt = getattr(task, "rt", None)  # set even when building the trainer failed half-way
+        if rt is not None:
+            rt.close()
 
 
 def result_dict(result: TrainResult) -> dict[str, Any]:

@@ -89,6 +89,8 @@ class TrainConfig:
     several times faster); ignored when ``freeze`` is false."""
     epochs: int = 10
     batch_size: int = 16
+    accum_steps: int = 1
+    """Split each batch into this many micro-batches (same gradient, less memory)."""
     precision: str = "auto"
     """``auto`` (bf16 autocast on CPU; bf16 or fp16 AMP on CUDA), ``fp32``, ``bf16``, ``fp16`` (CUDA
     AMP) or ``fp64``; ``amp`` is accepted as the old name of ``fp16``."""

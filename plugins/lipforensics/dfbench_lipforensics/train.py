@@ -93,7 +93,7 @@ class LipForensicsTask(Task):
         c = self.config
         precision = "fp16" if c.precision == "amp" else c.precision  # the old name, one vocabulary
         return RunSettings(out_dir=c.out_dir, seed=c.seed, epochs=c.epochs, batch_size=c.batch_size,
-                           drop_last=False, precision=precision, threads=c.threads or None,
+                           accum_steps=c.accum_steps, drop_last=False, precision=precision, threads=c.threads or None,
                            grad_clip=c.optim.grad_clip, checkpoint_every_steps=c.checkpoint_every_steps,
                            log_every=c.log_every or 20, tensorboard=False, selection=SelectionRule(c.select_metric))
 

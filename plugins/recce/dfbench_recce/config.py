@@ -85,6 +85,8 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 16
     eval_batch_size: int = 32
+    accum_steps: int = 1
+    """Split each batch into this many micro-batches (same gradient for per-sample-mean losses)."""
     max_steps_per_epoch: int = 0
     lambda_recons: float = 0.1
     lambda_metric: float = 0.1

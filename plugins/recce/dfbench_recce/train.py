@@ -104,7 +104,7 @@ class RecceTask(Task):
         c = self.config
         metric = "val_auc" if c.early_stopping.metric == "auc" else "val_loss"
         return RunSettings(out_dir=c.out_dir, seed=c.seed, epochs=c.epochs, batch_size=c.batch_size,
-                           steps_per_epoch=c.max_steps_per_epoch or None, drop_last=False,
+                           accum_steps=c.accum_steps, steps_per_epoch=c.max_steps_per_epoch or None, drop_last=False,
                            val_batch_size=c.eval_batch_size, precision=c.precision, device=c.device,
                            threads=c.threads or None, log_every=c.log_every or 20, tensorboard=False,
                            num_workers=c.data.num_workers,
