@@ -107,8 +107,8 @@ class {Name}Task(Task):
         return {{"loss": nn.functional.binary_cross_entropy_with_logits(out["logits"], y)}}
 
 
-def train(cfg: TrainConfig, resume: bool = True, train_data=None, val_data=None):
-    return core_train({Name}Task(cfg, train_data, val_data), resume=resume)
+def train(cfg: TrainConfig, resume: bool | None = True, train_data=None, val_data=None):
+    return core_train({Name}Task(cfg, train_data, val_data), resume=resume is not False)
 '''
 
 COMMANDS = '''"""``dfbench {name} ...`` commands: the core's ``train`` command, same options as every family."""

@@ -21,7 +21,8 @@ def train_command(family: str, load: Callable[[str | None, list[str]], Any], run
                   *, legacy_overrides: bool = False, help: str | None = None) -> click.Command:
     """A click ``train`` command for ``family``.
 
-    ``load(path, overrides) -> config`` and ``run(config, resume) -> TrainResult``.
+    ``load(path, overrides) -> config`` and ``run(config, resume) -> TrainResult``; ``resume`` is
+    None when neither ``--resume`` nor ``--no-resume`` was given (the family's default applies).
     ``legacy_overrides`` keeps positional ``key=value`` arguments working (LAA-Net's old syntax),
     with a deprecation message pointing at ``--set``.
     """
@@ -33,8 +34,8 @@ def train_command(family: str, load: Callable[[str | None, list[str]], Any], run
                   help="Override a config entry, e.g. --set optim.lr=1e-4 (repeatable; YAML values).")
     @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
                   help="Run directory (checkpoints, TensorBoard logs, best weights); overrides the config's.")
-    @click.option("--resume/--no-resume", default=True, show_default=True,
-                  help="Continue from OUT/last.pt when it exists.")
+    @click.option("--resume/--no-resume", default=None,
+                  help="Continue from OUT/last.pt when it exists (default: yes, or the config's `resume`).")
     @click.option("--print-config", is_flag=True, help="Print the resolved config as YAML and exit.")
     @click.argument("positional", nargs=-1, required=False)
     def cmd(config_path, overrides, out_dir, resume, print_config, positional):

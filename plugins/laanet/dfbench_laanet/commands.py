@@ -26,7 +26,7 @@ def _load(path, overrides):
 def _run(cfg, resume):
     from .train import train
 
-    return train(cfg, resume=resume)
+    return train(cfg, resume=True if resume is None else resume)
 
 
 laanet.add_command(train_command(

@@ -21,7 +21,7 @@ def _load(path, overrides):
 def _run(cfg, resume):
     from .train import train
 
-    return train(cfg, resume=resume)["result"]
+    return train(cfg, resume=True if resume is None else resume)["result"]
 
 
 recce.add_command(train_command(
