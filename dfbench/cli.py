@@ -319,11 +319,14 @@ def results_show(run_dir, as_json):
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--variant", help="Variant to convert into (default: the family's default).")
-def convert(family, checkpoint, out_dir, variant):
-    """Convert an official checkpoint (.pth) into dfbench weights (safetensors + config.json)."""
+@click.option("--dtype", type=click.Choice(["float32", "float64", "bfloat16"]), default=None,
+              help="Storage dtype of the weights (default: the checkpoint's own).")
+def convert(family, checkpoint, out_dir, variant, dtype):
+    """Convert an official checkpoint (.pth) into dfbench weights (safetensors + config.json),
+    recording the source file's sha256 and the family's licence."""
     from .convert import convert_official
 
-    out = convert_official(family, checkpoint, out_dir, variant=variant)
+    out = convert_official(family, checkpoint, out_dir, variant=variant, dtype=dtype)
     click.echo(f"wrote {out}/model.safetensors and config.json; use --weights {out}")
 
 

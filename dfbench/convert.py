@@ -1,13 +1,17 @@
 """``dfbench convert``: an official checkpoint -> dfbench weights (safetensors + config.json).
 
-The family's plugin provides ``converter(state_dict) -> network``; the core wraps that network in
-the family's detector (so the input contract travels with the weights) and saves it. Nothing is
-unpickled without ``weights_only=True``.
+Every family's plugin provides one converter with one signature,
+``from_official(state_dict, variant) -> network`` (``variant`` the target :class:`VariantSpec`),
+named by ``DetectorSpec.converter``; this module is the only caller. The core wraps the network in
+the family's detector (so the input contract travels with the weights), stores it in one dtype rule
+(the checkpoint's own floating dtype unless ``dtype`` is given) and records the source file's name,
+sha256 and the family's licence next to the weights. Nothing is unpickled without ``weights_only=True``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .errors import DfbenchError
 from .registry import Registry, get_registry
@@ -16,22 +20,21 @@ from .weights import load_torch_checkpoint, save_weights, sha256_file
 
 
 def convert_official(family: str, checkpoint: str | Path, out_dir: str | Path, *, variant: str | None = None,
-                     registry: Registry | None = None) -> Path:
+                     dtype: Any = None, registry: Registry | None = None) -> Path:
     reg = registry or get_registry()
     resolved = reg.resolve_detector(family)
     spec = resolved.spec
     if spec.converter is None:
         raise DfbenchError(f"detector family {spec.name!r} has no official-checkpoint converter")
-    import inspect
-
     obj = load_torch_checkpoint(checkpoint)
     target = spec.variant(variant or resolved.variant.name)
-    converter = load_object(spec.converter)
-    kwargs = {"variant": target} if "variant" in inspect.signature(converter).parameters else {}
-    net = converter(obj, **kwargs)
+    net = load_object(spec.converter)(obj, target)
     det = spec.build(target.name)
-    dtype = next(net.parameters()).dtype
-    det = det.to(dtype)
+    if isinstance(dtype, str):
+        import torch
+
+        dtype = getattr(torch, dtype)
+    det = det.to(dtype or next(net.parameters()).dtype)
     det.net.load_state_dict(net.state_dict(), strict=True)
     det.eval()
     return save_weights(det, out_dir, extra_config={

@@ -1,8 +1,9 @@
 """``dfbench new-plugin NAME``: a working plugin package to start from.
 
 The skeleton registers one detector (a small CNN with a ``test`` variant), one dataset (a
-``real/`` + ``fake/<method>/`` folder layout) and one corruption (a vignette), and ships a test
-that runs ``dfbench.testing.check_detector`` — it passes as generated. docs/writing-plugins.md
+``real/`` + ``fake/<method>/`` folder layout) and one corruption (a vignette), a training task on
+the core (``dfbench NAME train``, :mod:`dfbench.scaffold_train`), and ships tests that run
+``dfbench.testing.check_detector`` and a short training run — they pass as generated. docs/writing-plugins.md
 walks through the same files.
 """
 
@@ -181,18 +182,24 @@ def write_plugin_skeleton(name: str, output: Path) -> Path:
     root = output / f"dfbench-{name.replace('_', '-')}"
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} exists and is not empty; choose another --output")
+    from .scaffold_train import COMMANDS, CONFIG, HOOK, TRAIN
+    from .scaffold_train import TEST as TRAIN_TEST
+
     pkg = root / f"dfbench_{name}"
     files = {
         root / "pyproject.toml": PYPROJECT,
         root / "README.md": README,
         pkg / "__init__.py": '"""dfbench plugin {name}."""\n',
-        pkg / "plugin.py": PLUGIN,
+        pkg / "plugin.py": PLUGIN + HOOK,
         pkg / "model.py": MODEL,
         pkg / "dataset.py": DATASET,
         pkg / "corruption.py": CORRUPTION,
-        root / "tests" / f"test_{name}_plugin.py": TEST,
+        pkg / "config.py": CONFIG,
+        pkg / "train.py": TRAIN,
+        pkg / "commands.py": COMMANDS,
+        root / "tests" / f"test_{name}_plugin.py": TEST + TRAIN_TEST,
     }
     for path, template in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(template.format(name=name))
+        path.write_text(template.format(name=name, Name=name.title().replace("_", "")))
     return root

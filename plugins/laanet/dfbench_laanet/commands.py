@@ -9,41 +9,30 @@ from __future__ import annotations
 
 import click
 
+from dfbench.training.commands import train_command
+
 
 @click.group(name="laanet")
 def laanet() -> None:
     """LAA-Net (CVPR 2024): train on real faces with SBI/BI pseudo-fakes, inspect the synthesis."""
 
 
-@laanet.command(name="train")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="YAML training config (see `dfbench laanet train --print-config`).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Run directory (checkpoints, TensorBoard logs, best weights). Overrides run.out_dir.")
-@click.option("--resume/--no-resume", default=True, show_default=True,
-              help="Continue from OUT/checkpoints/last.pt when it exists.")
-@click.option("--print-config", is_flag=True, help="Print the resolved config as YAML and exit.")
-@click.argument("overrides", nargs=-1)
-def train_cmd(config_path: str | None, out_dir: str | None, resume: bool, print_config: bool,
-              overrides: tuple[str, ...]) -> None:
-    """Train LAA-Net. OVERRIDES are dotted ``key=value`` pairs, e.g. ``optim.lr=5e-5 data.frames_per_video=8``."""
+def _load(path, overrides):
     from .config import load_config
 
-    cfg = load_config(config_path, overrides=list(overrides))
-    if out_dir:
-        cfg.run.out_dir = out_dir
-    if print_config:
-        click.echo(cfg.to_yaml(), nl=False)
-        return
+    return load_config(path, overrides)
+
+
+def _run(cfg, resume):
     from .train import train
 
-    result = train(cfg, resume=resume)
-    if result.is_main:
-        click.echo(f"finished {result.epochs_done} epoch(s), {result.steps_done} step(s) in {cfg.run.out_dir}")
-        if result.best is not None:
-            click.echo(f"best checkpoint (source validation split): epoch {result.best['epoch']}, "
-                       f"val AUC {result.best['val_auc']:.4f}, val loss {result.best['val_loss']:.4f}"
-                       f" -> {result.best_weights_dir}")
+    return train(cfg, resume=True if resume is None else resume)
+
+
+laanet.add_command(train_command(
+    "laanet", _load, _run, legacy_overrides=True,
+    help="Train LAA-Net, e.g. --set optim.base_lr=5e-5 --set data.frames_per_video=8. "
+         "Launch under `torchrun --nproc-per-node N` for data parallel training."))
 
 
 @laanet.command(name="show-sbi")

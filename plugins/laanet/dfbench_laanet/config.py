@@ -9,18 +9,12 @@ epoch, 8 real/fake pairs per step. ``loss.hm_weight=100`` gives the public SBI c
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dfbench.errors import DfbenchError
-
-
-class ConfigError(DfbenchError):
-    """A training config key or value is invalid."""
+from dfbench.training import config as core
+from dfbench.training.config import ConfigError  # noqa: F401  (re-exported: the one config error)
 
 
 @dataclass
@@ -129,74 +123,31 @@ class TrainConfig:
     run: RunConfig = field(default_factory=RunConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return core.to_dict(self)
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        return core.to_yaml(self)
 
     def save(self, path: str | Path) -> None:
-        from dfbench.weights import atomic_write_bytes
-
-        atomic_write_bytes(path, self.to_yaml().encode())
+        core.save_config(self, path)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> TrainConfig:
-        cfg = cls()
-        for section, values in (data or {}).items():
-            if not hasattr(cfg, section):
-                raise ConfigError(f"unknown config section {section!r}; sections: "
-                                  f"{', '.join(f.name for f in dataclasses.fields(cls))}")
-            if not isinstance(values, dict):
-                raise ConfigError(f"config section {section!r} must be a mapping")
-            for key, value in values.items():
-                _set(cfg, f"{section}.{key}", value)
-        return cfg
+    def from_dict(cls, data: dict[str, Any] | None, source: str | None = None) -> TrainConfig:
+        return core.merge(cls(), data or {}, source=source)
 
+    def validate(self) -> TrainConfig:
+        from dfbench.training.data import TrainingDataError, check_selection_split
 
-def _set(cfg: TrainConfig, dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    obj: Any = cfg
-    for p in parts[:-1]:
-        if not dataclasses.is_dataclass(obj) or not hasattr(obj, p):
-            raise ConfigError(f"unknown config key {dotted!r}")
-        obj = getattr(obj, p)
-    last = parts[-1]
-    if isinstance(obj, dict):  # free-form mapping (model.overrides.KEY)
-        obj[last] = value
-        return
-    names = {f.name for f in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else set()
-    if last not in names:
-        import difflib
-
-        close = difflib.get_close_matches(last, sorted(names), n=1)
-        hint = f" Did you mean {'.'.join(parts[:-1] + close[:1])!r}?" if close else ""
-        raise ConfigError(f"unknown config key {dotted!r}.{hint}")
-    current = getattr(obj, last)
-    if isinstance(current, bool) and not isinstance(value, bool):
-        raise ConfigError(f"{dotted} expects true/false, got {value!r}")
-    if isinstance(current, (int, float)) and not isinstance(current, bool) and isinstance(value, str):
-        try:  # YAML 1.1 reads "1e-3" (no dot) as a string
-            value = float(value)
-        except ValueError:
-            raise ConfigError(f"{dotted} expects a number, got {value!r}") from None
-    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    setattr(obj, last, value)
+        d = self.data
+        try:
+            check_selection_split(None if d.val_split.startswith("holdout:") else d.val_split,
+                                  train_split=d.train_split)
+        except TrainingDataError as e:
+            raise ConfigError(str(e).replace("config: ", "data.val_split: ", 1)) from None
+        return self
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
     """Defaults, then the YAML file (if any), then ``key.sub=value`` overrides (YAML-typed values)."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} not found; write one with "
-                              f"`dfbench laanet train --print-config > {p.name}`")
-        data = yaml.safe_load(p.read_text()) or {}
-    cfg = TrainConfig.from_dict(data)
-    for item in overrides or []:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ConfigError(f"override {item!r} must look like section.key=value")
-        _set(cfg, key.strip(), yaml.safe_load(raw) if raw.strip() else None)
-    return cfg
+    hint = f"write one with `dfbench laanet train --print-config > {Path(path).name}`" if path else ""
+    return core.load_config(TrainConfig, path, overrides or [], hint=hint)

@@ -120,9 +120,13 @@ def _weights_dtype(sd: Mapping[str, torch.Tensor]) -> torch.dtype:
     return dtype or torch.float32
 
 
-def from_official(state_dict_or_checkpoint: Any, config: Mapping[str, Any] | None = None,
-                  dtype: torch.dtype | None = None) -> LAANet:
+def from_official(state_dict_or_checkpoint: Any, variant: Any = None, *,
+                  config: Mapping[str, Any] | None = None, dtype: torch.dtype | None = None) -> LAANet:
     """Official LAA-Net weights -> :class:`LAANet` in eval mode, in the dtype of the weights.
+
+    The signature every family shares (``dfbench convert`` calls it): ``variant`` is a variant
+    name or :class:`~dfbench.specs.VariantSpec` whose model config is built (default: ``efnb4``,
+    the released weights); ``config`` gives a model config directly instead.
 
     Accepts a state dict, the full training checkpoint (``{"state_dict": ...}``), keys prefixed
     with ``module.`` (DataParallel), float64 or float32 tensors, or a path to a ``.pth`` file
@@ -135,6 +139,12 @@ def from_official(state_dict_or_checkpoint: Any, config: Mapping[str, Any] | Non
     if isinstance(obj, (str, Path)):
         obj = load_torch_checkpoint(obj)
     sd = unwrap_state_dict(obj)
+    if config is None and variant is not None:
+        if isinstance(variant, str):
+            from .spec import laanet_spec
+
+            variant = laanet_spec().variant(variant)
+        config = dict(variant.config)
     net = LAANet.from_config(config or EFNB4_CONFIG)
     mapping = official_key_map(net)
     ours_sd = net.state_dict()

@@ -8,10 +8,7 @@ logits averaged over the frame and its horizontal flip, then over frames.
 
 from __future__ import annotations
 
-import json
 import logging
-from importlib import resources
-from typing import Any
 
 from dfbench.specs import DetectorSpec, InputSpec, VariantSpec, WeightsSpec
 
@@ -63,35 +60,10 @@ TEST = VariantSpec(
 
 
 def packaged_weights() -> tuple[WeightsSpec, ...]:
-    """Weights shipped inside the package: one ``weights/<tag>/`` directory per tag.
+    """Weights shipped inside the package (``weights/<tag>/``), read the core's one way."""
+    from dfbench.packaged import packaged_weights as scan
 
-    Each directory holds ``model.safetensors`` + ``config.json`` (``dfbench.weights`` format); the
-    config names the variant and pins the sha256. Nothing is listed while the directory is empty.
-    """
-    out = []
-    root = resources.files("dfbench_laanet") / WEIGHTS_PACKAGE_DIR
-    if not root.is_dir():
-        return ()
-    for d in sorted(root.iterdir(), key=lambda p: p.name):
-        if not (d.is_dir() and (d / "model.safetensors").is_file() and (d / "config.json").is_file()):
-            continue
-        try:
-            cfg: dict[str, Any] = json.loads((d / "config.json").read_text())
-        except (OSError, ValueError) as e:
-            log.warning("skipping packaged LAA-Net weights %s: unreadable config.json (%s)", d.name, e)
-            continue
-        card = cfg.get("card", {}) if isinstance(cfg.get("card"), dict) else {}
-        out.append(WeightsSpec(
-            tag=d.name,
-            variant=cfg.get("variant", "test"),
-            source=f"package://dfbench_laanet/{WEIGHTS_PACKAGE_DIR}/{d.name}",
-            sha256=cfg.get("sha256"),
-            trained_on=card.get("trained_on", cfg.get("trained_on", "")),
-            selection=card.get("selection", cfg.get("selection", "")),
-            license=card.get("license", cfg.get("license", "")),
-            description=card.get("description", cfg.get("description", "")),
-        ))
-    return tuple(out)
+    return scan("dfbench_laanet", WEIGHTS_PACKAGE_DIR, default_variant="test")
 
 
 def laanet_spec() -> DetectorSpec:

@@ -64,16 +64,18 @@ def test_bench_train_step_tiny(benchmark, tmp_path, precision):
     import torch
     from dfbench_laanet.config import load_config
     from dfbench_laanet.synthesis.dataset import collate_pairs
-    from dfbench_laanet.train import Trainer
+    from dfbench_laanet.train import LAANetTask
+
+    from dfbench.training.trainer import Trainer
 
     torch.set_num_threads(2)
     cfg = load_config(None, ["model.variant=test", "data.source=faces:2", "data.frames_per_video=8",
                              "data.crop_size=128", "run.batch_size=8", f"run.precision={precision}",
                              f"run.out_dir={tmp_path}", "run.tensorboard=false", "data.val_split=''"])
-    t = Trainer(cfg)
-    t._datasets()
+    t = Trainer(LAANetTask(cfg))
+    t.setup_data()
     batch = collate_pairs([t.train_set[i] for i in range(8)])
-    t.net.train()
+    t.task.train_mode(True)
     t.train_step(batch)
     benchmark(t.train_step, batch)
     benchmark.extra_info["images_per_s"] = 16.0 / benchmark.stats.stats.mean

@@ -9,6 +9,7 @@ import sys
 import click
 from dfbench_laanet import plugin, spec
 
+from dfbench import packaged
 from dfbench.registry import Registry
 
 
@@ -43,7 +44,7 @@ def test_packaged_weights_are_listed_when_present(tmp_path, monkeypatch):
     (root / "weights" / "demo" / "model.safetensors").write_bytes(b"x")
     (root / "weights" / "demo" / "config.json").write_text(json.dumps(
         {"variant": "test", "sha256": "ab" * 32, "trained_on": "demo"}))
-    monkeypatch.setattr(spec.resources, "files", lambda pkg: root)
+    monkeypatch.setattr(packaged.resources, "files", lambda pkg: root)
     s = spec.laanet_spec()
     assert [w.tag for w in s.weights] == ["demo"]
     w = s.weights_for("demo")
@@ -52,7 +53,7 @@ def test_packaged_weights_are_listed_when_present(tmp_path, monkeypatch):
 
 
 def test_no_weights_listed_while_none_are_shipped(tmp_path, monkeypatch):
-    monkeypatch.setattr(spec.resources, "files", lambda pkg: tmp_path)
+    monkeypatch.setattr(packaged.resources, "files", lambda pkg: tmp_path)
     assert spec.laanet_spec().weights == ()
 
 

@@ -15,7 +15,6 @@ from dfbench_laanet.config import ConfigError, TrainConfig, load_config
 from dfbench_laanet.synthesis.dataset import (
     FaceVideo,
     PairDataset,
-    RankBatchSampler,
     collate_pairs,
     holdout,
 )
@@ -29,6 +28,19 @@ TINY = ["model.variant=test", "data.source=faces:4", "data.frames_per_video=6",
 
 def tiny_config(tmp_path, *extra: str) -> TrainConfig:
     return load_config(None, TINY + [f"run.out_dir={tmp_path}", *extra])
+
+
+def _trainer(cfg: TrainConfig, data: bool = True):
+    """The core trainer on LAA-Net's task, datasets built (no training run)."""
+    from dfbench_laanet.train import LAANetTask
+
+    from dfbench.training.trainer import Trainer
+
+    task = LAANetTask(cfg)
+    t = Trainer(task)
+    if data:
+        t.setup_data()
+    return t, task
 
 
 # -- config ------------------------------------------------------------------------------------
@@ -54,6 +66,10 @@ def test_config_errors_are_actionable(tmp_path):
         load_config(None, ["optim.base_lr=fast"])
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+    # Checkpoint selection never reads the evaluation test split (held-out train videos are fine).
+    with pytest.raises(ConfigError, match="must not read the test split"):
+        load_config(None, ["data.val_split=test"])
+    assert load_config(None, ["data.val_split=holdout:0.2"]).data.val_split == "holdout:0.2"
 
 
 # -- schedule and optimiser ----------------------------------------------------------------------
@@ -106,13 +122,6 @@ def test_frames_are_resampled_every_epoch_without_replacement():
     assert val.items == first  # validation frames never change
 
 
-def test_rank_slices_cover_the_single_process_batches():
-    single = list(RankBatchSampler(20, 4, 0, 1))
-    r0, r1 = list(RankBatchSampler(20, 2, 0, 2)), list(RankBatchSampler(20, 2, 1, 2))
-    assert [a + b for a, b in zip(r0, r1, strict=True)] == single
-    assert len(RankBatchSampler(20, 4, 0, 1, max_steps=2)) == 2
-
-
 def test_holdout_is_deterministic_and_disjoint():
     vids = _videos(8, 1)
     tr, va = holdout(vids, 0.25)
@@ -141,7 +150,7 @@ def test_short_cpu_run_losses_finite_and_falling(tmp_path):
     last = np.mean([s["total"] for s in steps[-6:]])
     assert last < first
     # checkpoint + selected weights on the source validation split, recorded in the weights
-    assert (tmp_path / "checkpoints" / "last.pt").exists()
+    assert (tmp_path / "last.pt").exists()
     import json
 
     cfg = json.loads((tmp_path / "best" / "config.json").read_text())
@@ -157,30 +166,29 @@ def test_resume_continues_to_the_same_weights(tmp_path):
     assert part.epochs_done == 1
     resumed = train(tiny_config(tmp_path / "b", "run.epochs=2", "run.steps_per_epoch=3"), resume=True)
     assert resumed.epochs_done == 2 and resumed.steps_done == full.steps_done == 6
-    a = torch.load(tmp_path / "a" / "checkpoints" / "last.pt", weights_only=True)["model"]
-    b = torch.load(tmp_path / "b" / "checkpoints" / "last.pt", weights_only=True)["model"]
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["model"]
     for k in a:
         assert torch.equal(a[k], b[k]), k
 
 
 def test_accumulation_keeps_the_loss_normalisation(tmp_path):
     """Two micro-batches see the same total loss as one batch (BN aside: dropout off, eval BN)."""
-    from dfbench_laanet.train import Trainer
+    from dfbench_laanet.train import _micro_batches
 
     cfg = tiny_config(tmp_path, "model.overrides.dropout=0", "model.overrides.drop_path_rate=0",
                       "optim.sam=false")
-    t = Trainer(cfg)
-    t._datasets()
+    t, task = _trainer(cfg)
     batch = collate_pairs([t.train_set[i] for i in range(2)])
-    t.net.eval()  # batch statistics differ per micro-batch; the normalisers must not
+    task.net.eval()  # batch statistics differ per micro-batch; the normalisers must not
     from dfbench_laanet.losses import LossNorm
-    from dfbench_laanet.train import _micro_batches
 
-    norm = LossNorm.from_targets(batch["heatmap"])
-    one = t._forward_backward([batch], norm)
+    task.begin_step(batch)
+    assert task.norm == LossNorm.from_targets(batch["heatmap"])
+    one = t.forward_backward([batch])
     g1 = [p.grad.clone() for p in t.params]
-    t.opt.zero_grad(set_to_none=True)
-    two = t._forward_backward(list(_micro_batches(batch, 2)), norm)
+    t.optimizer.zero_grad(set_to_none=True)
+    two = t.forward_backward(list(_micro_batches(batch, 2)))
     g2 = [p.grad.clone() for p in t.params]
     assert two["total"] == pytest.approx(one["total"], rel=1e-5)
     for a, b in zip(g1, g2, strict=True):
@@ -189,18 +197,15 @@ def test_accumulation_keeps_the_loss_normalisation(tmp_path):
 
 def test_bn_momentum_and_input_size_overrides_reach_the_network(tmp_path):
     """Short from-scratch runs (the demo) raise BN momentum and may train at another input size."""
-    from dfbench_laanet.train import Trainer
-
-    t = Trainer(tiny_config(tmp_path, "run.bn_momentum=0.1", "model.overrides.image_size=96",
-                            "model.overrides.native_size=96"))
-    moms = {m.momentum for m in t.net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+    t, task = _trainer(tiny_config(tmp_path, "run.bn_momentum=0.1", "model.overrides.image_size=96",
+                                   "model.overrides.native_size=96"))
+    moms = {m.momentum for m in task.net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
     assert moms == {0.1}
-    assert t.image_size == 96 and t.detector.input_spec.size == 96
-    t._datasets()
+    assert task.detector.input_spec.size == 96
     assert t.train_set[0]["real"].shape == (3, 96, 96)
     # default: the model's own momenta (0.01 in the TF-style backbone) are kept
-    t0 = Trainer(tiny_config(tmp_path / "b"))
-    assert 0.01 in {m.momentum for m in t0.net.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    _, task0 = _trainer(tiny_config(tmp_path / "b"), data=False)
+    assert 0.01 in {m.momentum for m in task0.net.modules() if isinstance(m, torch.nn.BatchNorm2d)}
 
 
 @pytest.mark.parametrize("pairs,accum", [(2, 1), (3, 1), (4, 1), (5, 2), (8, 1), (8, 3), (8, 8)])
@@ -223,17 +228,38 @@ def test_cross_pairs_never_puts_a_real_with_its_own_fake(pairs, accum):
 
 def test_cross_pairs_keeps_the_loss_of_the_joint_batch(tmp_path):
     """Crossing changes BatchNorm batches only: in eval-mode BN the loss is the joint one."""
-    from dfbench_laanet.losses import LossNorm
-    from dfbench_laanet.train import Trainer, _micro_batches, cross_pairs
+    from dfbench_laanet.train import _micro_batches, cross_pairs
 
-    t = Trainer(tiny_config(tmp_path, "model.overrides.dropout=0", "model.overrides.drop_path_rate=0",
-                            "optim.sam=false"))
-    t._datasets()
+    t, task = _trainer(tiny_config(tmp_path, "model.overrides.dropout=0", "model.overrides.drop_path_rate=0",
+                                   "optim.sam=false"))
     batch = collate_pairs([t.train_set[i] for i in range(2)])
-    t.net.eval()
-    norm = LossNorm.from_targets(batch["heatmap"])
-    one = t._forward_backward([batch], norm)
-    t.opt.zero_grad(set_to_none=True)
+    task.net.eval()
+    task.begin_step(batch)
+    one = t.forward_backward([batch])
+    t.optimizer.zero_grad(set_to_none=True)
     crossed, n = cross_pairs(batch)
-    two = t._forward_backward(list(_micro_batches(crossed, n)), norm)
+    two = t.forward_backward(list(_micro_batches(crossed, n)))
     assert two["total"] == pytest.approx(one["total"], rel=1e-5)
+
+
+def test_dataset_source_reads_real_videos_through_the_evaluation_path(tmp_path):
+    """``data.source: dataset:NAME`` indexes through the registry (root resolution included),
+    keeps the real videos and crops them with the evaluation FaceStage into the shared crop cache:
+    a second, evaluation-style read of a video hits that cache and returns the same crops."""
+    from dfbench_laanet.data import load_training_videos
+    from dfbench_laanet.train import build_detector_for
+
+    from dfbench.training.data import face_stage, training_items
+
+    cfg = load_config(None, ["data.source=dataset:demo", "data.extract_frames=2", "model.variant=test",
+                             f"data.cache_dir={tmp_path / 'crops'}"])
+    spec_in = build_detector_for(cfg).input_spec
+    videos = load_training_videos(cfg, "train", spec_in)
+    assert len(videos) == 16 and all("/real/" in v.key for v in videos)
+    assert videos[0].frames[0].shape == (256, 256, 3) and videos[0].landmarks[0].shape[1] == 2
+    ds_spec, items = training_items("demo", "train", labels=(0,))
+    stage = face_stage(spec_in, ds_spec, cache_dir=tmp_path / "crops", frames_per_video=2, size=256)
+    item = next(it for it in items if it.key == videos[0].key)
+    pv = stage.prepare(item)
+    assert pv.timing["cache_hits"] == 1
+    np.testing.assert_array_equal(pv.units[0].transpose(1, 2, 0), videos[0].frames[0])

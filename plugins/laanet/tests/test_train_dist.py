@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,18 +34,17 @@ def _env() -> dict:
 
 
 def _weights(out: Path) -> dict[str, torch.Tensor]:
-    return torch.load(out / "checkpoints" / "last.pt", weights_only=True)["model"]
+    return torch.load(out / "last.pt", weights_only=True)["model"]
 
 
 @pytest.mark.acceptance
 def test_torchrun_two_processes_match_one_process_with_double_batch(tmp_path):
-    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
     common = TINY + ["run.epochs=1", "run.steps_per_epoch=3"]
     subprocess.run([sys.executable, str(script), *common, "run.batch_size=4",
                     f"run.out_dir={tmp_path / 'one'}"], check=True, env=_env(), timeout=600)
-    subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", "29517", str(script), *common,
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517", str(script), *common,
                     "run.batch_size=2", f"run.out_dir={tmp_path / 'two'}"], check=True, env=_env(),
                    timeout=600)
     one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
@@ -78,7 +76,7 @@ def test_kill_dash_nine_then_resume_gives_the_same_weights(tmp_path):
                    check=True, env=_env(), timeout=600)
     out = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, str(script), *common, f"run.out_dir={out}"], env=_env())
-    ckpt = out / "checkpoints" / "last.pt"
+    ckpt = out / "last.pt"
     deadline = time.time() + 600
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)

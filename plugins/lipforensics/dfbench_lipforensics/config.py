@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+from dfbench.training import PRECISIONS as CORE_PRECISIONS
+from dfbench.training import config as core
+from dfbench.training.config import ConfigError as TrainConfigError
 
-from dfbench.errors import DfbenchError
-
-PRECISIONS = ("auto", "fp32", "bf16", "amp")
+PRECISIONS = (*CORE_PRECISIONS, "amp")
+"""The project's vocabulary; ``amp`` is this family's old name for ``fp16`` (deprecated)."""
 SELECT_METRICS = ("val_auc", "val_loss")
-
-
-class TrainConfigError(DfbenchError):
-    """A training config has an unknown key or an invalid value."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +74,8 @@ class AugmentConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     variant: str = "r18_ta"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    """Keys of the variant's model config to replace (e.g. ``dropout: 0``); recorded in the weights."""
     init: str | None = None
     """Starting weights: a dfbench weights dir (``package://...`` allowed) or an official ``.pth``."""
     out_dir: str = "runs/lipforensics"
@@ -90,8 +89,11 @@ class TrainConfig:
     several times faster); ignored when ``freeze`` is false."""
     epochs: int = 10
     batch_size: int = 16
+    accum_steps: int = 1
+    """Split each batch into this many micro-batches (same gradient, less memory)."""
     precision: str = "auto"
-    """``auto`` (bf16 autocast on CPU, fp16 AMP on CUDA), ``bf16``, ``amp`` or ``fp32``."""
+    """``auto`` (bf16 autocast on CPU; bf16 or fp16 AMP on CUDA), ``fp32``, ``bf16``, ``fp16`` (CUDA
+    AMP) or ``fp64``; ``amp`` is accepted as the old name of ``fp16``."""
     seed: int = 0
     resume: bool = True
     checkpoint_every_steps: int = 0
@@ -120,85 +122,28 @@ class TrainConfig:
             raise TrainConfigError(
                 f"augment.crop must be >= 0 and augment.hflip in [0, 1], got {self.augment}"
             )
+        from dfbench.training.data import TrainingDataError, check_selection_split
+
+        try:
+            check_selection_split(None if self.data.val_fraction > 0 else self.data.val_split,
+                                  train_split=self.data.train_split, where="data.val_split")
+        except TrainingDataError as e:
+            raise TrainConfigError(str(e)) from None
 
     def replace(self, **changes: Any) -> TrainConfig:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["optim"]["betas"] = list(self.optim.betas)
-        return d
-
-
-def _build(cls, data: Mapping[str, Any], where: str):
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise TrainConfigError(
-            f"unknown key(s) {unknown} in {where or 'config'}; known keys: {sorted(known)}"
-        )
-    kwargs = {}
-    for name, value in data.items():
-        default = getattr(cls(), name) if name in ("optim", "data", "augment") else None
-        if is_dataclass(default):
-            if not isinstance(value, Mapping):
-                raise TrainConfigError(f"{where}{name} must be a mapping, got {value!r}")
-            kwargs[name] = _build(type(default), value, f"{where}{name}.")
-        elif name == "betas":
-            kwargs[name] = tuple(float(b) for b in value)
-        else:
-            kwargs[name] = _coerce(value, getattr(cls(), name), f"{where}{name}")
-    return cls(**kwargs)
-
-
-def _coerce(value: Any, default: Any, key: str) -> Any:
-    """Match the field's type. YAML 1.1 reads ``1e-4`` (no dot) as a string, a classic trap."""
-    try:
-        if isinstance(default, bool) or default is None or isinstance(default, (dict, str)):
-            return value
-        if (
-            isinstance(default, float)
-            and isinstance(value, (int, float, str))
-            and not isinstance(value, bool)
-        ):
-            return float(value)
-        if (
-            isinstance(default, int)
-            and isinstance(value, (int, str))
-            and not isinstance(value, bool)
-        ):
-            return int(value)
-    except ValueError:
-        raise TrainConfigError(f"{key} must be a {type(default).__name__}, got {value!r}") from None
-    return value
+        return core.to_dict(self)
 
 
 def config_from_dict(data: Mapping[str, Any]) -> TrainConfig:
-    return _build(TrainConfig, dict(data or {}), "")
-
-
-def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
-    """``["optim.lr=1e-4", "epochs=3"]`` -> nested updates; values are parsed as YAML scalars."""
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise TrainConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        node = data
-        parts = key.strip().split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise TrainConfigError(f"--set {key}: {p!r} is not a section")
-        node[parts[-1]] = yaml.safe_load(raw)
-    return data
+    return core.merge(TrainConfig(), dict(data or {}))
 
 
 def load_config(path: str | Path | None, overrides: Iterable[str] = ()) -> TrainConfig:
     """Read a YAML config (or start from defaults when ``path`` is None) and apply overrides."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        loaded = yaml.safe_load(Path(path).read_text())
-        if loaded is not None and not isinstance(loaded, dict):
-            raise TrainConfigError(f"{path}: expected a mapping at the top level")
-        data = loaded or {}
-    return config_from_dict(apply_overrides(data, overrides))
+    return core.load_config(TrainConfig, path, list(overrides))
+
+
+__all__ = ["PRECISIONS", "SELECT_METRICS", "TrainConfig", "TrainConfigError", "config_from_dict", "load_config"]

@@ -70,9 +70,7 @@ def official_keys(net: LipForensicsNet) -> dict[str, tuple[int, ...]]:
     }
 
 
-def from_official(
-    obj: Any, *, consensus: str | None = None, variant: Any = None
-) -> LipForensicsNet:
+def from_official(obj: Any, variant: Any = None, *, consensus: str | None = None) -> LipForensicsNet:
     """Official checkpoint -> :class:`LipForensicsNet` in eval mode, in the weights' dtype.
 
     ``obj``: a state dict, a full training checkpoint (``{"model_state_dict": ...}`` etc.), with or
@@ -82,6 +80,10 @@ def from_official(
     """
     if consensus is None:
         # `dfbench convert lipforensics_r18_ta` passes the target variant: take its consensus.
+        if isinstance(variant, str):
+            from .spec import SPEC
+
+            variant = SPEC.variant(variant)
         consensus = (variant.config.get("consensus") if variant is not None else None) or "mean"
     if isinstance(obj, (str, Path)):
         obj = load_torch_checkpoint(obj)
@@ -128,17 +130,9 @@ def to_official(net: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def convert_file(src: str | Path, out_dir: str | Path, variant: str = "r18") -> Path:
-    """``dfbench convert lipforensics SRC OUT_DIR`` as a function: writes safetensors + config.json.
+    """``dfbench convert lipforensics SRC OUT_DIR --variant VARIANT`` as a function (the core
+    converter, which records the source checksum and licence). ``r18_ta`` gets its attention
+    initialised to uniform = the official mean, ready for fine-tuning."""
+    from dfbench.convert import convert_official
 
-    The official weights (float32) are stored as they are; ``variant`` may be ``r18`` or
-    ``r18_ta`` (attention initialised to uniform = the official mean, ready for fine-tuning).
-    """
-    from dfbench.weights import save_weights
-
-    from .spec import SPEC
-
-    v = SPEC.variant(variant)
-    net = from_official(src, consensus=str(v.config.get("consensus", "mean")))
-    det = SPEC.build(variant)
-    det.net = net
-    return save_weights(det, out_dir, extra_config={"converted_from": str(Path(src).name)})
+    return convert_official("lipforensics", src, out_dir, variant=variant)

@@ -196,56 +196,31 @@ def clip_dataset_from_crops(
 def prepared_split(
     data_cfg: Any, split: str, input_spec: Any, cache_dir: str | Path | None = None
 ) -> ClipsInMemory:
-    """Index ``data_cfg.dataset``/``split`` through dfbench, crop mouths with the variant's cropper
-    and build clips — the same face stage evaluation uses. The result is cached as ``.npz`` in
-    ``cache_dir`` so a resumed run does not crop again.
+    """Index ``data_cfg.dataset``/``split`` and crop mouths exactly as evaluation does, through the
+    training core (:mod:`dfbench.training.data`: dataset index and root resolution, the variant's
+    cropper, the shared crop cache), then build clips. The clips are also cached as ``.npz`` in
+    ``cache_dir`` so a resumed run does not even re-read the crop cache.
 
     ``input_spec.size`` sets the crop size: the trainer asks for a larger one (e.g. 96 for an
     88-px model) when ``augment.crop`` is on, and cuts the model's window from it.
     """
-    from dfbench.pipeline import FaceStage
-    from dfbench.registry import get_registry
-    from dfbench.runner import resolve_dataset_items
-    from dfbench.specs import load_object
+    from dfbench.training.data import face_stage, prepared_videos, training_items
 
     name = f"clips_{data_cfg.dataset}_{split}_{input_spec.size}px.npz"
     cache = Path(cache_dir) / name if cache_dir else None
     if cache is not None and cache.exists():
         return ClipsInMemory.load(cache)
-    reg = get_registry()
-    _, items, warnings = resolve_dataset_items(
-        data_cfg.dataset,
-        split,
-        data_root=data_cfg.data_root,
-        options=dict(data_cfg.options),
-        registry=reg,
-    )
-    for w in warnings:
-        log.warning("%s", w)
-    if data_cfg.limit:
-        items = items[: data_cfg.limit]
-    cspec = reg.cropper(input_spec.cropper)
-    cropper = load_object(cspec.factory)(
-        **{**dict(cspec.defaults), **dict(input_spec.crop_settings)}
-    )
-    stage = FaceStage(
-        input_spec=input_spec,
-        cropper=cropper,
-        missing_face="skip",
-        max_frames=data_cfg.max_frames or None,
-    )
+    spec, items = training_items(data_cfg.dataset, split, data_root=data_cfg.data_root,
+                                 options=dict(data_cfg.options), limit=data_cfg.limit)
+    stage = face_stage(input_spec, spec, max_frames=data_cfg.max_frames or None)
     clips, labels, keys, starts = [], [], [], []
     stats = {"videos": len(items), "failed_videos": 0}
-    for item in items:
-        pv = stage.prepare(item)
-        if pv.failure or pv.units is None:
-            stats["failed_videos"] += 1
-            log.warning("%s: skipped (%s)", item.key, pv.failure)
-            continue
+    for pv in prepared_videos(items, stage):
         clips.append(pv.units)
-        labels += [item.label] * len(pv.units)
-        keys += [item.key] * len(pv.units)
+        labels += [pv.item.label] * len(pv.units)
+        keys += [pv.item.key] * len(pv.units)
         starts += [int(i) for i in pv.unit_index]
+    stats["failed_videos"] = len(items) - len({k for k in keys})
     if not clips:
         raise ValueError(f"{data_cfg.dataset}/{split}: no video produced a clip ({stats})")
     ds = ClipsInMemory(
@@ -263,25 +238,15 @@ def prepared_split(
 def holdout_split(
     ds: ClipsInMemory, fraction: float, seed: int = 0
 ) -> tuple[ClipsInMemory, ClipsInMemory]:
-    """Split a training set into (train, validation) *by video*, stratified by label.
+    """Split a training set into (train, validation) *by video*, stratified by label, with the
+    core's rule (:func:`dfbench.training.data.holdout_keys`): for datasets without an official
+    validation split (the demo has train/test only), selection never looks at the test split."""
+    from dfbench.training.data import TrainingDataError, holdout_keys
 
-    For datasets without an official validation split (the demo has train/test only): selection
-    must never look at the test split, so validation is carved out of train. Membership is a pure
-    function of (video key, seed), so every run and every DDP rank gets the same split.
-    """
-    import hashlib
-
-    if not 0 < fraction < 1:
-        raise ValueError(f"holdout fraction must lie in (0, 1), got {fraction}")
-    label_of = dict(zip(ds.video_keys, ds.labels.tolist(), strict=True))
-    held: set[str] = set()
-    for label in sorted(set(label_of.values())):
-        keys = sorted(
-            (k for k, y in label_of.items() if y == label),
-            key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest(),
-        )
-        n = max(1, round(fraction * len(keys))) if len(keys) > 1 else 0
-        held.update(keys[:n])
+    try:
+        held = holdout_keys(ds.video_keys, fraction, seed, ds.labels.tolist())
+    except TrainingDataError as e:
+        raise ValueError(str(e).replace("held-out fraction", "holdout fraction")) from None
     tr = [i for i, k in enumerate(ds.video_keys) if k not in held]
     va = [i for i, k in enumerate(ds.video_keys) if k in held]
     return ds.subset(tr), ds.subset(va)

@@ -123,10 +123,10 @@ def max_frames_for(variant: VariantSpec, dataset: str) -> int:
 
 
 def _weights() -> tuple:
-    # Imported lazily from a data module so the sha256 pins live next to the weight files.
-    from .weights_index import WEIGHTS
+    # The sha256 pins and cards live in each weights folder's config.json (one way for every family).
+    from dfbench.packaged import packaged_weights
 
-    return WEIGHTS
+    return packaged_weights("dfbench_lipforensics")
 
 
 def make_spec(weights: tuple | None = None, extra: Mapping[str, Any] | None = None) -> DetectorSpec:

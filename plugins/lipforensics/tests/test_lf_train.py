@@ -129,6 +129,10 @@ def test_config_yaml_and_overrides(tmp_path):
         load_config(p, ["optim.learning_rate=1"])
     with pytest.raises(TrainConfigError, match="precision"):
         load_config(p, ["precision=fp8"])
+    # Selection never reads the evaluation test split; one precision vocabulary across the project.
+    with pytest.raises(TrainConfigError, match="must not read the test split"):
+        load_config(p, ["data.val_split=test"])
+    assert load_config(p, ["precision=fp64"]).precision == "fp64"
 
 
 def test_clip_dataset_counts_short_videos_and_applies_max_frames():

@@ -4,31 +4,30 @@ from __future__ import annotations
 
 import click
 
+from dfbench.training.commands import train_command
+
 
 @click.group("recce")
 def recce() -> None:
     """RECCE: training and utilities."""
 
 
-@recce.command("train")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), required=True,
-              help="YAML training config (see dfbench_recce/configs/).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a config entry, e.g. --set epochs=3 --set optim.lr=1e-4 (repeatable).")
-@click.option("--resume/--no-resume", default=True, show_default=True,
-              help="Continue from OUT_DIR/last.pt when it exists.")
-def train_cmd(config_path: str, overrides: tuple[str, ...], resume: bool) -> None:
-    """Train RECCE or recce_gf (torchrun-ready: launch with `torchrun --nproc-per-node N`).
-
-    Progress is logged: run `dfbench -v recce train ...` to see it.
-    """
+def _load(path, overrides):
     from .config import load_config
+
+    return load_config(path, overrides)
+
+
+def _run(cfg, resume):
     from .train import train
 
-    cfg = load_config(config_path, overrides)
-    result = train(cfg, resume=resume)
-    click.echo(f"best epoch {result['best_epoch']} ({cfg.early_stopping.metric} on the "
-               f"'{cfg.data.val_split}' split = {result['best_value']:.4f}); weights in {result['weights_dir']}")
+    return train(cfg, resume=True if resume is None else resume)["result"]
+
+
+recce.add_command(train_command(
+    "recce", _load, _run,
+    help="Train RECCE or recce_gf (torchrun-ready: launch with `torchrun --nproc-per-node N`). "
+         "Progress is logged: run `dfbench -v recce train ...` to see it."))
 
 
 @recce.command("export")
@@ -39,7 +38,7 @@ def train_cmd(config_path: str, overrides: tuple[str, ...], resume: bool) -> Non
 @click.option("--tag", default=None, help="Weights tag recorded in config.json (default: DST's directory name).")
 def export_cmd(src: str, dst: str, dtype: str, tag: str | None) -> None:
     """Re-save trained weights SRC (e.g. runs/x/best) to DST for shipping."""
-    from .train import export_weights
+    from .export import export_weights
 
     out = export_weights(src, dst, dtype, tag=tag)
     click.echo(f"wrote {out}")

@@ -17,19 +17,12 @@ Overrides use dotted keys and YAML values: ``--set optim.lr=1e-4 --set precision
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dfbench.errors import DfbenchError
-
-
-class ConfigError(DfbenchError):
-    """A training config has an unknown key or an invalid value."""
+from dfbench.training import config as core
+from dfbench.training.config import ConfigError
 
 
 @dataclass
@@ -83,6 +76,8 @@ class EarlyStoppingConfig:
 @dataclass
 class TrainConfig:
     variant: str = "default"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    """Keys of the variant's model config to replace (e.g. ``drop_rate: 0``); recorded in the weights."""
     out_dir: str = "runs/recce"
     init: str | None = None
     """Start from: a dfbench weights dir, an official RECCE .pth, or an Xception (timm
@@ -90,11 +85,13 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 16
     eval_batch_size: int = 32
+    accum_steps: int = 1
+    """Split each batch into this many micro-batches (same gradient for per-sample-mean losses)."""
     max_steps_per_epoch: int = 0
     lambda_recons: float = 0.1
     lambda_metric: float = 0.1
     recons_kind: str = "l1"
-    precision: str = "fp32"     # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (CUDA AMP + GradScaler)
+    precision: str = "fp32"     # auto | fp32 | bf16 (autocast) | fp16 (CUDA AMP + GradScaler) | fp64
     tf32: bool = True           # CUDA only
     channels_last: bool = False
     compile: bool = False
@@ -108,17 +105,22 @@ class TrainConfig:
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
 
     def validate(self) -> TrainConfig:
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise ConfigError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
+        from dfbench.training import PRECISIONS
+        from dfbench.training.data import TrainingDataError, check_selection_split
+
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.optim.name not in ("adam", "adamw"):
             raise ConfigError(f"optim.name must be adam or adamw, got {self.optim.name!r}")
         if self.scheduler.name not in ("step", "none"):
             raise ConfigError(f"scheduler.name must be step or none, got {self.scheduler.name!r}")
         if self.early_stopping.metric not in ("auc", "loss"):
             raise ConfigError(f"early_stopping.metric must be auc or loss, got {self.early_stopping.metric!r}")
-        if self.data.val_split.lower() == "test":
-            raise ConfigError("early stopping must not read the test split: set data.val_split to a "
-                              "validation split (or data.val_fraction to hold out part of train)")
+        try:
+            check_selection_split(None if self.data.val_fraction else self.data.val_split,
+                                  train_split=self.data.train_split, where="data.val_split")
+        except TrainingDataError as e:
+            raise ConfigError(f"{e} (or set data.val_fraction to hold out part of train)") from None
         from .spec import VARIANTS  # pure data, no torch
 
         names = [v.name for v in VARIANTS]
@@ -131,63 +133,12 @@ class TrainConfig:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    known = {f.name: f for f in fields(cls)}
-    kwargs = {}
-    for key, value in (data or {}).items():
-        if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown config key {where}{key!r}.{hint} Known: {', '.join(known)}")
-        default = getattr(cls(), key)
-        if dataclasses.is_dataclass(default):
-            if not isinstance(value, dict):
-                raise ConfigError(f"config key {where}{key} must be a mapping, got {value!r}")
-            value = _build(type(default), value, f"{where}{key}.")
-        else:
-            value = _coerce(value, default, f"{where}{key}")
-        kwargs[key] = value
-    return cls(**kwargs)
-
-
-def _coerce(value: Any, default: Any, name: str) -> Any:
-    # YAML 1.1 reads "5e-4" (no dot) as a string; numbers are coerced by the field's default type.
-    try:
-        if isinstance(default, bool) or value is None:
-            return value
-        if isinstance(default, float) and isinstance(value, (str, int)):
-            return float(value)
-        if isinstance(default, int) and isinstance(value, str):
-            return int(value)
-    except ValueError:
-        raise ConfigError(f"config key {name} expects a {type(default).__name__}, got {value!r}") from None
-    return value
-
-
-def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    parts = dotted.split(".")
-    node = tree
-    for p in parts[:-1]:
-        node = node.setdefault(p, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"--set {dotted}: {p!r} is not a section")
-    node[parts[-1]] = value
+        return core.to_dict(self)
 
 
 def load_config(path: str | Path | None = None, overrides: tuple[str, ...] | list[str] = ()) -> TrainConfig:
     """Read a YAML config (or start from defaults) and apply ``key=value`` overrides."""
-    tree: dict[str, Any] = {}
-    if path is not None:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: the top level of a training config must be a mapping")
-        tree = loaded
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        _set_dotted(tree, key.strip(), yaml.safe_load(raw))
-    return _build(TrainConfig, tree, "").validate()
+    return core.load_config(TrainConfig, path, list(overrides))
+
+
+__all__ = ["ConfigError", "TrainConfig", "load_config"]

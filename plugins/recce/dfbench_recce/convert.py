@@ -18,7 +18,7 @@ import torch
 
 from dfbench.errors import CheckpointMismatchError
 from dfbench.specs import VariantSpec
-from dfbench.weights import load_torch_checkpoint, unwrap_state_dict
+from dfbench.weights import unwrap_state_dict
 
 from .model import DEFAULT_CONFIG, RecceNet, build_net
 
@@ -141,17 +141,10 @@ def to_official(net: RecceNet, encoder_fc: Mapping[str, torch.Tensor] | None = N
 
 def convert_checkpoint(src: str | Path, out_dir: str | Path, variant: str = "default",
                        dtype: torch.dtype = torch.float32) -> Path:
-    """``dfbench convert recce OFFICIAL.pth OUT_DIR``: official ``.pth`` -> safetensors + config.json.
-
-    Weights are stored in ``dtype`` (float32 by default: official checkpoints are float32 or
-    float64 and the harness computes in float32; pass ``torch.float64`` to keep parity precision).
+    """``dfbench convert recce OFFICIAL.pth OUT_DIR --dtype float32`` as a function (the core
+    converter, which records the source checksum and licence). Official checkpoints are float32
+    or float64 and the harness computes in float32; pass ``torch.float64`` to keep parity precision.
     """
-    from dfbench.weights import save_weights
+    from dfbench.convert import convert_official
 
-    from .spec import SPEC
-
-    net = from_official(load_torch_checkpoint(src), variant=variant, dtype=dtype)
-    det = SPEC.build(variant)
-    det.net = net
-    return save_weights(det, out_dir, extra_config={"converted_from": str(Path(src).name),
-                                                    "source_format": "official RECCE state dict"})
+    return convert_official("recce", src, out_dir, variant=variant, dtype=dtype)

@@ -11,13 +11,12 @@ video in both train and val would make early stopping optimistic).
 
 - a folder ``<root>/<split>/{real,fake}/*.{png,jpg}`` (or ``<root>/{real,fake}`` without splits);
 - ``"module:factory"``, called as ``factory(split=..., size=..., **data.options)``;
-- ``"dfbench:<dataset>"``: a registered dfbench dataset, faces cropped with the variant's
-  cropper through :func:`dfbench.media.prepare.crop_video` (see :func:`registry_crops`).
+- ``"dfbench:<dataset>"``: a registered dfbench dataset, cropped through the training core's
+  evaluation path (:func:`dfbench.training.data.frame_crops`; see :func:`registry_crops`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,80 +87,48 @@ class ArrayDataset(Dataset):
         return self.images[i], self.labels[i]
 
 
-def registry_crops(split: str, size: int, dataset: str = "demo", data_root: str | None = None,
-                   frames_per_video: int = 8, cropper: str = "dlib_align", crop_settings: dict | None = None,
-                   cache_dir: str | None = None) -> ArrayDataset:
-    """Face crops of a registered dfbench dataset split, held in memory (cached as ``.npz``).
+def registry_crops(split: str, input_spec: Any, dataset: str = "demo", data_root: str | None = None,
+                   frames_per_video: int = 8, cache_dir: str | None = None, limit: int = 0,
+                   dataset_options: dict | None = None) -> ArrayDataset:
+    """Face crops of a registered dfbench dataset split, held in memory, made exactly as
+    evaluation makes them for ``input_spec`` (the variant's cropper and crop settings, the
+    dataset index and root resolution, the shared crop cache); ``frames_per_video`` evenly
+    spaced frames per video. Videos whose faces cannot be found are skipped (logged)."""
+    from dfbench.training.data import frame_crops
 
-    Videos whose faces cannot be found are skipped (logged); frames without a face are dropped.
-    """
-    from dfbench.media.prepare import crop_video, make_cropper
-    from dfbench.registry import get_registry
-    from dfbench.specs import InputSpec
-
-    settings = dict(crop_settings or {"scale": 1.3})
-    key = hashlib.sha256(repr((dataset, split, size, frames_per_video, cropper, sorted(settings.items()),
-                               data_root)).encode()).hexdigest()[:16]
-    cache = Path(cache_dir or Path.home() / ".cache" / "dfbench" / "recce_train") / f"{dataset}_{split}_{key}.npz"
-    if cache.exists():
-        z = np.load(cache, allow_pickle=False)
-        return ArrayDataset(z["images"], z["labels"].tolist(), z["groups"].tolist())
-    reg = get_registry()
-    spec = reg.dataset(dataset)
-    root = reg.pm.hook.resolve_dataset_root(spec=spec, data_dir=Path(data_root) if data_root else None)
-    items = load_object(spec.index)(root, split, dict(spec.options))
-    inp = InputSpec(unit="frame", size=size, cropper=cropper, crop_settings=settings, frames_per_video=frames_per_video)
-    crop = make_cropper(cropper, settings)
-    images, labels, groups = [], [], []
-    for item in items:
-        try:
-            faces = crop_video(item, crop, inp)
-        except Exception as exc:  # one broken video must not stop a training-set build
-            log.warning("skipping %s: %s", item.key, exc)
-            continue
-        for c in faces.crops:
-            if c is not None:
-                images.append(np.ascontiguousarray(c.transpose(2, 0, 1)))
-                labels.append(item.label)
-                groups.append(item.key)
-    if not images:
-        raise TrainingDataError(f"no faces found in {dataset}/{split}")
-    arr = np.stack(images)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.stem + ".tmp.npz")
-    np.savez(tmp, images=arr, labels=np.asarray(labels), groups=np.asarray(groups))
-    tmp.replace(cache)
-    return ArrayDataset(arr, labels, groups)
+    images, labels, keys = frame_crops(dataset, split, input_spec, data_root=data_root, options=dataset_options,
+                                       frames_per_video=frames_per_video, cache_dir=cache_dir, limit=limit)
+    return ArrayDataset(images, labels, keys)
 
 
-def open_source(source: str, split: str, size: int, options: dict[str, Any] | None = None) -> Dataset:
+def open_source(source: str, split: str, input_spec: Any, options: dict[str, Any] | None = None) -> Dataset:
     """A config's data source string -> a Dataset (see the module docstring for the forms)."""
     options = dict(options or {})
+    size = int(input_spec.size)
     if not source:
         raise TrainingDataError("no training data configured: set data.train to a folder, "
                                 "'module:factory' or 'dfbench:<dataset>'")
     if source.startswith("dfbench:"):
-        return registry_crops(split, size, dataset=source.split(":", 1)[1], **options)
+        bad = sorted(set(options) & {"cropper", "crop_settings", "size"})
+        if bad:
+            raise TrainingDataError(f"data.options {bad}: training crops are the variant's evaluation crops; "
+                                    f"change the variant's input spec instead")
+        return registry_crops(split, input_spec, dataset=source.split(":", 1)[1], **options)
     if ":" in source and not Path(source).exists():
         return load_object(source)(split=split, size=size, **options)
     return FolderDataset(source, split)
 
 
 def split_by_group(ds: Dataset, fraction: float, seed: int = 0) -> tuple[Subset, Subset]:
-    """Hold out ``fraction`` of the groups (videos) of ``ds`` as validation, deterministically.
+    """Hold out ``fraction`` of the groups (videos) of ``ds`` as validation, deterministically,
+    stratified by label (the core's rule, :func:`dfbench.training.data.holdout_keys`)."""
+    from dfbench.training.data import holdout_keys
 
-    Real and fake groups are held out separately so both classes reach the validation split.
-    """
     groups = list(getattr(ds, "groups", [str(i) for i in range(len(ds))]))
     labels = [int(ds[i][1]) for i in range(len(ds))] if not hasattr(ds, "labels") else list(ds.labels)
-    val_groups: set[str] = set()
-    for lab in (0, 1):
-        uniq = sorted({g for g, y in zip(groups, labels, strict=True) if y == lab},
-                      key=lambda g: hashlib.sha256(f"{seed}:{g}".encode()).hexdigest())
-        n = max(1, round(fraction * len(uniq))) if uniq else 0
-        val_groups |= set(uniq[:n])
-    train_idx = [i for i, g in enumerate(groups) if g not in val_groups]
-    val_idx = [i for i, g in enumerate(groups) if g in val_groups]
+    held = holdout_keys(groups, fraction, seed, labels)
+    train_idx = [i for i, g in enumerate(groups) if g not in held]
+    val_idx = [i for i, g in enumerate(groups) if g in held]
     return Subset(ds, train_idx), Subset(ds, val_idx)
 
 

@@ -10,9 +10,7 @@ contract tests.
 
 from __future__ import annotations
 
-import json
 import logging
-from importlib import resources
 
 from dfbench.specs import DetectorSpec, InputSpec, VariantSpec, WeightsSpec
 
@@ -58,33 +56,12 @@ VARIANTS = (
 
 
 def packaged_weights() -> tuple[WeightsSpec, ...]:
-    """Weights shipped in ``dfbench_recce/weights/<dir>/`` (``model.safetensors`` + ``config.json``).
+    """Weights shipped in ``dfbench_recce/weights/<dir>/``, read the core's one way
+    (:func:`dfbench.packaged.packaged_weights`): the config names the variant and the tag, so
+    ``lite_demo/`` and ``lite_gf_demo/`` both carry ``demo`` (``recce_lite.demo``, ``recce_lite_gf.demo``)."""
+    from dfbench.packaged import packaged_weights as scan
 
-    The config names the variant and the tag (default: the directory name) and pins the sha256.
-    The core resolves weights by (tag, variant), so ``lite_demo/`` and ``lite_gf_demo/`` both carry
-    the tag ``demo`` (ids ``recce_lite.demo`` and ``recce_lite_gf.demo``). The ``card`` says what the
-    weights were trained on and how the checkpoint was selected. Only small JSON files are read.
-    """
-    root = resources.files("dfbench_recce") / "weights"
-    out = []
-    if not root.is_dir():
-        return ()
-    for d in sorted(root.iterdir(), key=lambda p: p.name):
-        if not (d.is_dir() and (d / "model.safetensors").is_file() and (d / "config.json").is_file()):
-            continue
-        try:
-            cfg = json.loads((d / "config.json").read_text())
-        except (OSError, ValueError) as exc:
-            log.warning("skipping packaged RECCE weights %s: unreadable config.json (%s)", d.name, exc)
-            continue
-        card = cfg.get("card") or {}
-        sel = cfg.get("selection") or {}
-        out.append(WeightsSpec(
-            tag=str(cfg.get("tag") or d.name), variant=cfg.get("variant", "default"), source=f"package://dfbench_recce/weights/{d.name}",
-            sha256=cfg.get("sha256"), trained_on=card.get("trained_on", ""),
-            selection=card.get("selection", json.dumps(sel) if sel else ""), license=card.get("license", ""),
-            description=card.get("description", ""), reported=card.get("reported", {})))
-    return tuple(out)
+    return scan("dfbench_recce", default_variant="default")
 
 
 WEIGHTS: tuple[WeightsSpec, ...] = packaged_weights()

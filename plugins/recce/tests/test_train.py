@@ -34,7 +34,7 @@ def test_short_run_lowers_every_loss_term_and_selects_on_val(tmp_path, data):
     for term in ("loss", "bce", "recons", "metric"):
         assert last[term] < first[term], (term, first[term], last[term])
     cfg = json.loads((tmp_path / "run" / "best" / "config.json").read_text())
-    assert cfg["selection"]["split"] == "val" and cfg["selection"]["best_epoch"] == result["best_epoch"]
+    assert cfg["selection"]["split"] == "val" and cfg["selection"]["epoch"] == result["best_epoch"] + 1
     assert cfg["variant"] == "test" and cfg["detector"] == "recce"
     assert result["best_value"] > 0.5  # the held-out synthetic fakes are told apart
 
@@ -69,14 +69,14 @@ def test_resume_after_kill_is_exact(tmp_path, data):
     killer = _KillAt(train_ds, n=len(train_ds) + 10)  # mid-way through the second epoch
     with pytest.raises(KeyboardInterrupt):
         train(_cfg(tmp_path, "killed", epochs=3), train_dataset=killer, val_dataset=val_ds)
-    assert json.loads((tmp_path / "killed" / "selection.json").read_text())["best_epoch"] == 0
+    assert json.loads((tmp_path / "killed" / "selection.json").read_text())["epoch"] == 1  # first epoch
     train(_cfg(tmp_path, "killed", epochs=3), train_dataset=killer, val_dataset=val_ds)
     a = torch.load(tmp_path / "straight" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "killed" / "last.pt", weights_only=True)
-    assert a["state"]["epoch"] == b["state"]["epoch"] == 2
+    assert a["epoch"] == b["epoch"] == 3  # epochs done
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
-    assert [h["val"] for h in a["state"]["history"]] == [h["val"] for h in b["state"]["history"]]
+    assert [h["val"] for h in a["history"]] == [h["val"] for h in b["history"]]
 
 
 def test_early_stopping_stops_and_resume_respects_it(tmp_path, data):

@@ -1,7 +1,8 @@
 """Training data: real face videos -> per-epoch frame samples -> pseudo-fake pairs with targets.
 
 The input is a list of :class:`FaceVideo` (per video: real face crops with landmarks in crop
-coordinates), e.g. from ``dfbench prepare``'s crop cache. Every epoch, ``frames_per_video``
+coordinates), from a registered dataset through the training core's evaluation path
+(:func:`dfbench_laanet.train.load_training_videos`), an ``.npz`` folder or the offline portraits. Every epoch, ``frames_per_video``
 frames are drawn per video *without* replacement with a per-epoch seed (the official SBI loader
 re-uses its start-up choice for all epochs, and its sampler draws with replacement). Every item's
 synthesis uses its own generator seeded by ``(seed, epoch, index)``, so a sample does not depend
@@ -11,13 +12,13 @@ on the worker that makes it, on the number of processes, or on whether training 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
 from dfbench.errors import DfbenchError
 
@@ -183,89 +184,10 @@ def collate_pairs(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tenso
     }
 
 
-class RankBatchSampler(Sampler[list[int]]):
-    """Global batch s is items ``[s·B·W, (s+1)·B·W)``; process ``rank`` takes its B-item slice.
+def holdout(videos: Sequence[FaceVideo], fraction: float, seed: int = 0) -> tuple[list[FaceVideo], list[FaceVideo]]:
+    """Split videos into (train, validation) by video with the core's rule
+    (:func:`dfbench.training.data.holdout_keys`): deterministic, whatever the listing order."""
+    from dfbench.training.data import holdout_keys
 
-    So W processes with batch B see exactly the items one process with batch B·W sees.
-    """
-
-    def __init__(self, n_items: int, batch_size: int, rank: int = 0, world_size: int = 1,
-                 max_steps: int | None = None) -> None:
-        self.n, self.b, self.rank, self.world = n_items, batch_size, rank, world_size
-        steps = n_items // (batch_size * world_size)
-        self.steps = min(steps, max_steps) if max_steps else steps
-
-    def __len__(self) -> int:
-        return self.steps
-
-    def __iter__(self) -> Iterator[list[int]]:
-        g = self.b * self.world
-        for s in range(self.steps):
-            start = s * g + self.rank * self.b
-            yield list(range(start, start + self.b))
-
-
-def dataset_videos(name: str, split: str, size: int = 256, frames_per_video: int = 32,
-                   data_root: str | None = None, cache_dir: str | None = None) -> list[FaceVideo]:
-    """The *real* videos of a registered dfbench dataset, as face crops with landmarks.
-
-    ``frames_per_video`` evenly spaced frames are decoded and cropped with the ``laanet`` cropper
-    (face box + 25 % per side, landmarks 81 or 68 + forehead in crop coordinates). Frames without
-    a face are dropped. With ``cache_dir`` the result is stored as ``.npz`` per video and re-used.
-    """
-    import hashlib
-    import os
-
-    from dfbench.media.croppers import build_cropper
-    from dfbench.media.decode import probe, read_frames
-    from dfbench.media.sampling import evenly_spaced
-    from dfbench.registry import get_registry
-    from dfbench.specs import load_object
-
-    spec = get_registry().dataset(name)
-    root = data_root or os.environ.get(spec.env_var)
-    if spec.needs_root and not root:
-        from dfbench.errors import DatasetNotFoundError
-
-        raise DatasetNotFoundError(f"dataset {name!r} needs its root: set data.data_root or {spec.env_var}")
-    items = [it for it in load_object(spec.index)(Path(root) if root else None, split, dict(spec.options))
-             if it.label == 0 and not it.meta.get("missing")]
-    if not items:
-        raise TrainingDataError(f"dataset {name!r} split {split!r} has no real videos to train on")
-    cropper = build_cropper("laanet")
-    recipe = hashlib.sha256(repr((cropper.recipe(), size, frames_per_video)).encode()).hexdigest()[:12]
-    cache = Path(cache_dir) / "faces" / f"{name}_{split}_{recipe}" if cache_dir else None
-    out = []
-    for it in items:
-        file = cache / (it.key.replace("/", "__") + ".npz") if cache else None
-        if file is not None and file.exists():
-            with np.load(file) as z:
-                out.append(FaceVideo(it.key, list(z["crops"]), list(z["landmarks"])))
-            continue
-        try:
-            idx = evenly_spaced(probe(it.path).n_frames, frames_per_video)
-            faces = cropper(read_frames(it.path, idx), size)
-        except DfbenchError as e:
-            log.warning("skipping %s: %s", it.key, e)
-            continue
-        keep = [(c, lm) for c, lm in zip(faces.crops, faces.landmarks, strict=True) if c is not None and lm is not None]
-        if not keep:
-            log.warning("skipping %s: no face in %d frames", it.key, len(idx))
-            continue
-        video = FaceVideo(it.key, [c for c, _ in keep], [np.asarray(lm, np.float32) for _, lm in keep])
-        if file is not None:
-            save_npz_dir([video], file.parent)
-        out.append(video)
-    log.info("%s/%s: %d real videos with faces", name, split, len(out))
-    return out
-
-
-def holdout(videos: Sequence[FaceVideo], fraction: float) -> tuple[list[FaceVideo], list[FaceVideo]]:
-    """Split videos into (train, validation) by a hash of their key: deterministic, and the same
-    whatever order the source lists them in."""
-    import hashlib
-
-    ranked = sorted(videos, key=lambda v: hashlib.sha256(v.key.encode()).hexdigest())
-    n_val = min(len(ranked) - 1, max(1, int(round(fraction * len(ranked))))) if len(ranked) > 1 else 0
-    val_keys = {v.key for v in ranked[:n_val]}
-    return [v for v in videos if v.key not in val_keys], [v for v in videos if v.key in val_keys]
+    held = holdout_keys([v.key for v in videos], fraction, seed)
+    return [v for v in videos if v.key not in held], [v for v in videos if v.key in held]
