@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from .errors import WeightsError
 from .ids import format_id
 from .registry import Registry, ResolvedDetector, get_registry
-from .weights import (WEIGHTS_FILE, check_architecture, check_state_fits, read_weights_dir,
-                      resolve_source, sha256_file)
+from .weights import (
+    WEIGHTS_FILE,
+    check_architecture,
+    check_state_fits,
+    read_weights_dir,
+    resolve_source,
+    sha256_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +77,28 @@ def build_detector(name, weights: str | None = None, *, registry: Registry | Non
     # (which can be stale or edited): hashed here (read_weights_dir has already verified a pin).
     wfile = path / WEIGHTS_FILE if path.is_dir() else path
     det.weights_info = {"tag": tag, "source": str(source), "sha256": sha256_file(wfile),
-                        "selection": (wspec.selection if wspec else None) or config.get("selection"),
+                        "selection": selection_text((wspec.selection if wspec else None) or config.get("selection")),
                         "trained_on": (wspec.trained_on if wspec else None) or config.get("trained_on"),
                         "threshold": config.get("threshold")}
     return det
+
+
+def selection_text(selection: Any) -> str | None:
+    """The checkpoint-selection record as one line a reader (and the leaderboard) can quote.
+
+    Weights trained on :mod:`dfbench.training` store a record (rule, split, metric, value, epoch);
+    packaged or converted weights state it in prose. Both become text naming the split and the rule.
+    """
+    if not selection or isinstance(selection, str):
+        return selection or None
+    if isinstance(selection, dict):
+        rule = selection.get("rule") or f"best {selection.get('metric', '?')}"
+        split = selection.get("split")
+        bits = [str(rule)]
+        if split and str(split) not in str(rule):
+            bits.append(f"selection split {split}")
+        value, metric = selection.get("value"), selection.get("metric")
+        if isinstance(value, (int, float)) and metric:
+            bits.append(f"{metric} {value:.4f} at epoch {selection.get('epoch', '?')}")
+        return "; ".join(bits)
+    return str(selection)

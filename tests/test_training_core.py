@@ -294,3 +294,20 @@ def test_lipforensics_convert_duplicate_command_is_gone():
     res = CliRunner().invoke(cli, ["lipforensics", "convert", "--help"])
     assert res.exit_code != 0
     assert "--dtype" in CliRunner().invoke(cli, ["convert", "--help"]).output
+
+
+def test_selection_record_reaches_runs_and_leaderboard_as_text(tmp_path):
+    """Issue 12 item 7: the checkpoint records the selection split and rule, and what a run (and
+    `leaderboard add`) shows of it is one line naming both — not the raw record, which the
+    leaderboard schema would refuse."""
+    from dfbench.build import selection_text
+    from dfbench.leaderboard.entries import protocol_for
+
+    train(TinyTask(tiny_config(f"out_dir={tmp_path}", "epochs=2")), resume=False)
+    record = json.loads((tmp_path / "best" / "config.json").read_text())["selection"]
+    text = selection_text(record)
+    assert isinstance(text, str) and "tiny/val" in text and record["metric"] in text and "no test data" in text
+    assert selection_text("picked on FF++ val by the authors") == "picked on FF++ val by the authors"
+    assert selection_text(None) is None
+    _, info = protocol_for({"protocol": {"checkpoint_selection": text, "frames": {"unit": "frame"}}}, "tiny")
+    assert info["checkpoint_selection"] == text
