@@ -175,11 +175,14 @@ def missing_face_counts(records: dict[str, dict], items: list[VideoItem], policy
     ok = [r for k, r in records.items() if k in keys and r["status"] == "ok"]
     failed = [r for k, r in records.items() if k in keys and r["status"] != "ok"]
     units_missing = sum(int(r.get("units_without_face", 0)) for r in ok)
+    # skip_half scores only faceless videos' units 0.5 and drops the faceless units of the others.
+    units_half = {"score_half": units_missing,
+                  "skip_half": sum(int(r.get("units_without_face", 0)) for r in ok if r.get("faceless"))}.get(policy, 0)
     return {
         "policy": policy,
         "frames_without_face": int(sum(r.get("missing_faces", 0) for r in ok)),
-        "units_scored_half": units_missing if policy == "score_half" else 0,
-        "units_dropped": units_missing if policy == "skip" else 0,
+        "units_scored_half": units_half,
+        "units_dropped": units_missing - units_half if policy in ("skip", "skip_half") else 0,
         "videos_with_missing_faces": sum(1 for r in ok if r.get("missing_faces", 0)),
         "videos_faceless_scored_half": sum(1 for r in ok if r.get("faceless")),
         "videos_failed_no_face": sum(1 for r in failed if failure_kind(r) == "no face"),

@@ -56,7 +56,7 @@ class InputSpec:
     """Frame unit: N evenly spaced frames. Clip unit: at most this many leading frames (0 = all)."""
     aggregation: Aggregation = "mean_logit"
     flip_test: bool = False
-    missing_face: Literal["skip", "score_half", "fail"] = "skip"
+    missing_face: Literal["skip", "score_half", "skip_half", "fail"] = "skip"
     """The official protocol's rule for a frame (or clip) without a face, the default of
     ``--missing-face`` (see :mod:`dfbench.media.policy`): ``score_half`` where the official
     inference gives faceless frames 0.5 (SBI, LAA-Net), ``skip`` where it drops them."""

@@ -421,3 +421,24 @@ def test_cached_crops_of_a_changed_file_are_a_miss(tmp_path):
     shard_ns = cache.shard_path("u").stat().st_mtime_ns
     assert cache.get("u", source={"path": "/v.mp4", "size": 10, "mtime_ns": shard_ns - 10**9}) is not None
     assert cache.get("u", source={"path": "/v.mp4", "size": 10, "mtime_ns": shard_ns + 10**9}) is None
+
+
+def test_skip_half_drops_faceless_frames_but_scores_a_faceless_video_half():
+    """SBI's official video rule: only frames with a face count; a video with none scores 0.5."""
+    from dfbench.media.policy import apply_missing_policy
+
+    d = apply_missing_policy([True, False, True, False], "skip_half")
+    assert d.score == [0, 2] and d.neutral == [] and d.failed is None and not d.faceless
+    d = apply_missing_policy([False, False, False], "skip_half", source="v.mp4")
+    assert d.score == [] and d.neutral == [0, 1, 2] and d.failed is None and d.faceless
+
+
+def test_skip_half_run_keeps_a_faceless_video_at_one_half(testing_registry, broken, tmp_path):
+    res = _eval(testing_registry, broken, tmp_path / "skiphalf", missing_face="skip_half")
+    assert not any(f["key"].endswith("no_face") for f in res["failures"])
+    pred = pd.read_parquet(tmp_path / "skiphalf" / "predictions.parquet")
+    key = next(k for k in pred["video_key"].unique() if k.endswith("no_face"))
+    assert (pred[pred["video_key"] == key]["logit"] == 0.0).all()
+    mf = res["counts"]["missing_face"]
+    assert mf["policy"] == "skip_half" and mf["videos_faceless_scored_half"] == 1
+    assert res["protocol"]["missing_face"] == "skip_half" and res["counts"]["videos_scored"] == 5

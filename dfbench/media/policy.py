@@ -8,6 +8,9 @@ DeepfakeBench silently drops them), so it is explicit and recorded:
   in ``results.json["counts"]["missing_face"]``).
 - ``score_half``: faceless frames get probability 0.5 (logit 0.0, no model call); a video with no
   face at all scores 0.5 and stays in the metrics — what SBI's and LAA-Net's official inference do.
+- ``skip_half``: faceless frames are dropped (as under ``skip``), but a video with no face at all
+  scores 0.5 and stays in the metrics — SBI's official video inference (its frame extractor keeps
+  only frames with a face; a video where none is found falls into the 0.5 branch).
 - ``fail``: any faceless frame stops the run (the protocol says a missing face is an error).
 
 Each detector declares its official rule as ``InputSpec.missing_face`` (the default when
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 
 from .types import FaceCrops
 
-MISSING_FACE_POLICIES = ("skip", "score_half", "fail")
+MISSING_FACE_POLICIES = ("skip", "score_half", "skip_half", "fail")
 NEUTRAL_LOGIT = 0.0
 """Logit given to faceless units under ``score_half`` (sigmoid(0) = 0.5)."""
 
@@ -85,6 +88,10 @@ def apply_missing_policy(
     if policy == "fail" and missing:
         d.failed = f"no face in {len(missing)} of {len(present)} {unit}s (missing-face policy 'fail'){of}"
         d.kind = "missing face (policy fail)"
+        return d
+    if policy == "skip_half":
+        # Faces present: only those frames count. None at all: every unit is neutral, video 0.5.
+        d.score, d.neutral = (have, []) if have else ([], missing)
         return d
     if policy == "skip":
         if not have:

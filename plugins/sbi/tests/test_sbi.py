@@ -107,7 +107,11 @@ def test_protocol_matches_the_official_inference():
     s = SPEC.variant("efnb4").input
     assert (s.size, s.frames_per_video, s.aggregation, s.flip_test) == (380, 32, "mean_prob", False)
     assert s.mean == (0.0, 0.0, 0.0) and s.std == (1.0, 1.0, 1.0)
-    assert s.cropper == "laanet" and s.crop_settings == {"enlarge": 0.125, "base": 380, "margin": 0}
+    # The official recipe (RetinaFace, MTCNN offline) and the official missing-face rule; the tiny
+    # test variant keeps the dlib stand-in for the same w/8, h/8 box.
+    assert s.cropper == "sbi_official" and s.missing_face == "skip_half"
+    t = SPEC.variant("test").input
+    assert t.cropper == "laanet" and t.crop_settings == {"enlarge": 0.125, "base": 64, "margin": 0}
 
 
 def test_cli_convert_refuses_a_wrong_checkpoint_with_the_keys_listed(tmp_path):
