@@ -11,7 +11,8 @@ import functools
 
 import click
 
-_BYO_PARAMS = ("input_size", "mean", "std", "cropper", "unit", "clip_length", "output", "contract_file")
+# ``byo_output``, not ``output``: run/predict have their own --output (-o) parameter of that name.
+_BYO_PARAMS = ("input_size", "mean", "std", "cropper", "unit", "clip_length", "byo_output", "contract_file")
 
 
 def byo_options(f):
@@ -22,7 +23,7 @@ def byo_options(f):
         from .byo import contract_overrides, is_byo_id
 
         opts = {k: kwargs.pop(k, None) for k in _BYO_PARAMS}
-        opts["output"] = {True: "logit", False: "prob"}.get(opts["output"])
+        opts["output"] = {True: "logit", False: "prob"}.get(opts.pop("byo_output"))
         given = {k: v for k, v in opts.items() if v is not None}
         if given and not is_byo_id(kwargs.get("detector")):
             flags = ", ".join("--" + k.replace("_", "-").replace("contract-file", "contract")
@@ -41,7 +42,7 @@ def byo_options(f):
         click.option("--cropper", help="BYO: face cropper (see `dfbench list croppers`)."),
         click.option("--unit", type=click.Choice(["frame", "clip"]), help="BYO: the model scores frames or clips."),
         click.option("--clip-length", type=int, help="BYO: frames per clip (--unit clip)."),
-        click.option("--logit/--prob", "output", default=None,
+        click.option("--logit/--prob", "byo_output", default=None,
                      help="BYO: the model outputs logits (default) or probabilities."),
     ]
     for opt in reversed(group):
