@@ -28,7 +28,9 @@ from . import __version__
 from .errors import DfbenchError
 from .indexing import resolve_dataset_items
 from .media.policy import MISSING_FACE_POLICIES
-from .parallel import check_executor, prepared_stream, score_stream
+from .parallel import check_executor
+from .parallel.batching import score_stream
+from .parallel.stream import prepared_stream
 from .pipeline import FaceStage, ModelStage, SystemicFailure
 from .registry import Registry, get_registry
 from .results import (
