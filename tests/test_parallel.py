@@ -148,3 +148,46 @@ def test_ray_results_equal_a_local_run_even_when_a_worker_is_killed(local_run, r
     assert res["throughput"]["ray"]["shards_retried"] >= 1
     assert res["throughput"]["ray"]["videos_retried"] <= 2 * 1  # shards here are one video each
     _same(ref, res, ref_pred, pd.read_parquet(tmp_path / "ray_killed" / "predictions.parquet"))
+
+
+@pytest.mark.slow
+def test_kill_9_with_workers_then_resume_gives_identical_results(tmp_path):
+    """The driver killed mid-run (its worker processes die with it); the resumed run, with another
+    number of workers, ends with the uninterrupted run's results."""
+    import json
+    import subprocess
+    import sys
+
+    from dfbench.testing import build_synthetic_dataset
+
+    data = build_synthetic_dataset(tmp_path / "data", n_real=5, n_fake=5, n_frames=8)
+    env = dict(os.environ, DFBENCH_EXTRA_PLUGINS="dfbench.testing:TESTING_PLUGIN",
+               DFBENCH_CACHE=str(tmp_path / "cache"))
+    cmd = [sys.executable, "-m", "dfbench.cli", "run", "-d", "oracle", "-s", "synthetic", "--data-root", str(data),
+           "--no-cache", "--batch-size", "3"]
+
+    def run(out, *extra):
+        proc = subprocess.run(cmd + ["-o", str(out), "--json", *extra], env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout)
+
+    clean = run(tmp_path / "clean")
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(cmd + ["-o", str(out), "--workers", "2"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    partial = out / "predictions.partial.jsonl"
+    deadline = time.time() + 180
+    while time.time() < deadline and not (partial.exists() and partial.read_text().count("\n") >= 2):
+        time.sleep(0.02)
+    import psutil
+
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, f"worker processes outlived the killed driver: {alive}"
+    n_done = partial.read_text().count("\n")
+    assert 1 <= n_done < 10, "the run must be killed before it ends for this test to mean anything"
+    resumed = run(out, "--workers", "1")
+    _same(clean, resumed, pd.read_parquet(tmp_path / "clean" / "predictions.parquet"),
+          pd.read_parquet(out / "predictions.parquet"))

@@ -45,8 +45,34 @@ def single_thread() -> None:
         pass
 
 
+def die_with_parent() -> None:
+    """A worker must not outlive a driver killed with -9 (it would hold memory and cores, and go
+    on writing cache shards): Linux sends it SIGKILL when the parent dies; elsewhere a watchdog
+    thread notices the parent is gone."""
+    parent = os.getppid()
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dfbench-parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
 def _init(stage_blob: bytes) -> None:
     global _STAGE
+    die_with_parent()
     single_thread()
     _STAGE = pickle.loads(stage_blob)
 
