@@ -153,8 +153,9 @@ def evaluate(
     from .build import build_detector, detector_id_of
 
     check_args(limit=limit, limit_percent=limit_percent, batch_size=batch_size, frames_per_video=frames_per_video)
-    check_device(device)
     check_executor(executor, workers)
+    if executor != "ray":  # on Ray the model may run in a GPU actor (checked when it is placed)
+        check_device(device)
     reg = registry or get_registry()
     t_start = time.perf_counter()
     det = build_detector(detector, weights=weights, registry=reg) if isinstance(detector, str) else detector
@@ -191,8 +192,14 @@ def evaluate(
     if max_frames is None:
         max_frames = (dataset_options or {}).get("max_frames") or det.max_frames_for(ds_spec.name) or None
     signatures = {it.key: file_signature(it) for it in items}
-    model_stage = ModelStage(det, device=device, precision=precision, channels_last=channels_last,
-                             flip_test=input_spec.flip_test, batch_size=batch_size, compile=compile)
+    stage_opts = dict(precision=precision, channels_last=channels_last, flip_test=input_spec.flip_test,
+                      batch_size=batch_size, compile=compile)
+    if executor == "ray":
+        from .parallel.ray_exec import place_model
+
+        model_stage, run_batch = place_model(det, device=device, workers=workers, **stage_opts)
+    else:
+        model_stage, run_batch = ModelStage(det, device=device, **stage_opts), None
     effective = model_stage.effective()
 
     protocol = {
@@ -269,7 +276,7 @@ def evaluate(
         bar = _progress(len(items), len(items) - len(pending), desc, bool(progress))
         t_loop = time.perf_counter()
         try:
-            _score_all(source, model_stage, out, timing, stats, bar, max_consecutive_errors)
+            _score_all(source, model_stage, out, timing, stats, bar, max_consecutive_errors, run_batch)
         finally:
             if bar is not None:
                 bar.close()
@@ -340,7 +347,8 @@ def _error_signature(rec: dict[str, Any], item: VideoItem) -> str:
 
 
 def _score_all(source: Any, model_stage: ModelStage, out: Path,
-               timing: dict[str, float], stats: dict[str, int], bar: Any, max_consecutive: int) -> None:
+               timing: dict[str, float], stats: dict[str, int], bar: Any, max_consecutive: int,
+               run_batch: Any = None) -> None:
     """Score the prepared videos of ``source`` into the partial log; one video's failure never ends the run, a systemic
     one does (after everything scored so far is on disk).
 
@@ -365,7 +373,7 @@ def _score_all(source: Any, model_stage: ModelStage, out: Path,
             streak_sig = None
 
         try:
-            for pv, rec in score_stream(source, model_stage, timing):
+            for pv, rec in score_stream(source, model_stage, timing, run_batch):
                 if pv.stop is not None:
                     flush_streak()
                     raise DfbenchError(

@@ -191,3 +191,26 @@ def test_kill_9_with_workers_then_resume_gives_identical_results(tmp_path):
     resumed = run(out, "--workers", "1")
     _same(clean, resumed, pd.read_parquet(tmp_path / "clean" / "predictions.parquet"),
           pd.read_parquet(out / "predictions.parquet"))
+
+
+@pytest.mark.acceptance
+def test_a_model_actor_gives_the_drivers_logits(ray_local):
+    """The GPU-actor path (``--device cuda`` on a cluster whose GPU is not the driver's), run on
+    CPU: full batches go to a Ray actor holding its own copy of the model."""
+    from dfbench.parallel.batching import score_stream
+    from dfbench.parallel.ray_exec import place_model
+
+    det = build_detector(DET)
+    s = det.input_spec
+    rng = np.random.default_rng(1)
+    videos = [rng.integers(0, 256, (n, s.channels, s.size, s.size), dtype=np.uint8) for n in (3, 2)]
+    opts = dict(precision="fp32", channels_last=False, flip_test=s.flip_test, batch_size=4, compile=False)
+    stage, run_batch = place_model(det, device="cpu", force_actor=True, actor_gpus=0, **opts)
+    assert run_batch is not None
+
+    def logits(run):
+        timing = {"decode": 0.0, "faces": 0.0, "model": 0.0}
+        return [rec["logits"] for _, rec in score_stream([_pv(f"v{i}", u) for i, u in enumerate(videos)],
+                                                          stage, timing, run)]
+
+    assert logits(run_batch) == logits(None)

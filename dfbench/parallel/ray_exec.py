@@ -172,3 +172,65 @@ def _given_up(sh: _Shard, exc: BaseException) -> PreparedVideo:
     log.warning("%s: the worker died %d times on this video; recorded as failed", item.key, sh.attempts)
     reason = f"worker died: {item.path} killed its worker process {sh.attempts} times ({type(exc).__name__})"
     return PreparedVideo(item=item, failure=reason, failure_kind="worker died", exception=True)
+
+
+class _ModelActor:
+    """The model on a GPU of the cluster (``num_gpus=1``): scores full, fixed-shape batches."""
+
+    def __init__(self, det_blob: bytes, device: str, opts: dict[str, Any], threads: int) -> None:
+        import pickle
+
+        import torch
+
+        from ..pipeline import ModelStage
+
+        # On CPU the thread count changes how oneDNN splits reductions, and so the last bits of
+        # a logit: the actor uses the driver's (Ray would otherwise give it one thread).
+        torch.set_num_threads(threads)
+        self.stage = ModelStage(pickle.loads(det_blob), device=device, **opts)
+
+    def logits(self, units: Any) -> Any:
+        return self.stage.logits(units)
+
+
+def place_model(det: Any, *, device: str, workers: int | None = None, actor_gpus: float = 1.0,
+                force_actor: bool = False, **opts: Any) -> tuple[Any, Any]:
+    """``(model stage, run_batch)`` for a Ray run.
+
+    The model runs in the driver when this process can use ``device`` (start the driver on the
+    GPU node). Otherwise, for ``--device cuda`` on a cluster with GPUs, it runs in a Ray actor
+    holding one GPU, and the driver keeps a CPU copy only to record what ran and to shape the
+    batches; ``run_batch`` sends each full batch to the actor. ``force_actor``/``actor_gpus``
+    exist so the actor path can be tested on a CPU-only cluster.
+    """
+    import pickle
+
+    from ..pipeline import ModelStage
+    from ..run_identity import check_device
+
+    if not force_actor:
+        try:
+            check_device(device)
+            return ModelStage(det, device=device, **opts), None
+        except DfbenchError as local_error:
+            if not str(device).startswith("cuda"):
+                raise
+            ray = ensure_ray(workers)
+            if ray.cluster_resources().get("GPU", 0) < 1:
+                raise DfbenchError(f"{local_error}; nor does the Ray cluster have a GPU (ray status)") from None
+            remote_device = "cuda"  # Ray sets CUDA_VISIBLE_DEVICES: the actor sees its GPU as cuda:0
+    else:
+        ray = ensure_ray(workers)
+        remote_device = device
+    import torch
+
+    blob = pickle.dumps(det)
+    actor = ray.remote(num_gpus=actor_gpus, num_cpus=0, max_restarts=2, max_task_retries=2)(_ModelActor).remote(
+        blob, remote_device, opts, torch.get_num_threads())
+    local = ModelStage(det, device="cpu", **opts)
+    log.info("the model runs in a Ray actor on %s", remote_device)
+
+    def run_batch(units: Any) -> Any:
+        return ray.get(actor.logits.remote(units))
+
+    return local, run_batch
