@@ -214,3 +214,24 @@ def test_a_model_actor_gives_the_drivers_logits(ray_local):
                                                           stage, timing, run)]
 
     assert logits(run_batch) == logits(None)
+
+
+@pytest.mark.acceptance
+def test_robustness_on_ray_equals_the_local_grid(ray_local, testing_registry, tmp_path):
+    from dfbench.robustness import run_robustness
+    from dfbench.testing import build_synthetic_dataset
+
+    data = build_synthetic_dataset(tmp_path / "data", n_real=2, n_fake=2, n_frames=6)
+    kw = dict(suite="blur", levels=[2], data_root=data, registry=testing_registry, progress=False,
+              make_plot=False, use_cache=False)
+    local = run_robustness("oracle", "synthetic", tmp_path / "local", **kw)
+    on_ray = run_robustness("oracle", "synthetic", tmp_path / "ray", executor="ray", **kw)
+    drop = ("run_dir",)
+    rows = [[{k: v for k, v in r.items() if k not in drop} for r in doc["rows"]] for doc in (local, on_ray)]
+    assert len(rows[0]) == 2 and rows[0] == rows[1]
+    for cell in ("clean", "blur-2"):
+        import json
+
+        assert json.loads((tmp_path / "ray" / cell / "results.json").read_text())["throughput"]["executor"] == "ray"
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "local" / cell / "predictions.parquet"),
+                                      pd.read_parquet(tmp_path / "ray" / cell / "predictions.parquet"))

@@ -38,6 +38,8 @@ MAX_ATTEMPTS = 3
 
 _STAGES: dict[str, FaceStage] = {}
 _REMOTE: Any = None
+_ACTOR: tuple[Any, Any] | None = None
+"""(key, handle) of the model actor this driver uses, see :func:`place_model`."""
 
 
 def ensure_ray(num_cpus: int | None = None) -> Any:
@@ -224,9 +226,19 @@ def place_model(det: Any, *, device: str, workers: int | None = None, actor_gpus
         remote_device = device
     import torch
 
-    blob = pickle.dumps(det)
-    actor = ray.remote(num_gpus=actor_gpus, num_cpus=0, max_restarts=2, max_task_retries=2)(_ModelActor).remote(
-        blob, remote_device, opts, torch.get_num_threads())
+    global _ACTOR
+    # One actor per process, reused while the same detector object is scored with the same options
+    # (every cell of a robustness grid); a new one first releases the old one's GPU.
+    key = (id(det), (det.weights_info or {}).get("sha256"), remote_device, actor_gpus,
+           tuple(sorted((k, str(v)) for k, v in opts.items())), torch.get_num_threads())
+    if _ACTOR is not None and _ACTOR[0] != key:
+        ray.kill(_ACTOR[1])
+        _ACTOR = None
+    if _ACTOR is None:
+        blob = pickle.dumps(det)
+        _ACTOR = (key, ray.remote(num_gpus=actor_gpus, num_cpus=0, max_restarts=2, max_task_retries=2)(
+            _ModelActor).remote(blob, remote_device, opts, torch.get_num_threads()))
+    actor = _ACTOR[1]
     local = ModelStage(det, device="cpu", **opts)
     log.info("the model runs in a Ray actor on %s", remote_device)
 
