@@ -93,12 +93,15 @@ def score_stream(prepared: Iterable[PreparedVideo], model_stage: ModelStage, tim
             logits = fixed_shape_logits(run, units, batch_size)
         except SystemicFailure:
             raise
-        except Exception:
+        except Exception as batch_error:
             # One video's units may have broken the batch: score each video alone (same batch
-            # shape, so the others' logits are unchanged) to find whose failure it is.
+            # shape, so the others' logits are unchanged) to find whose failure it is. An error
+            # that no video reproduces alone is still recorded, never swallowed: it is charged to
+            # the batch's first video (the one a per-video batch would have been running).
             log.debug("batch failed, scoring its videos one by one", exc_info=True)
             logits = None
-            for p in dict.fromkeys(p for p, _ in rows):
+            videos = list(dict.fromkeys(p for p, _ in rows))
+            for p in videos:
                 mine = [j for q, j in rows if q is p]
                 try:
                     vals = fixed_shape_logits(run, p.pv.units[mine], batch_size)
@@ -110,6 +113,8 @@ def score_stream(prepared: Iterable[PreparedVideo], model_stage: ModelStage, tim
                 for j, v in zip(mine, vals, strict=True):
                     p.logits[j] = v
                 p.todo -= len(mine)
+            if all(p.error is None for p in videos):
+                videos[0].error = batch_error
         finally:
             timing["model"] += time.perf_counter() - t0
         if logits is not None:
