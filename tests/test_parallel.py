@@ -235,3 +235,16 @@ def test_robustness_on_ray_equals_the_local_grid(ray_local, testing_registry, tm
         assert json.loads((tmp_path / "ray" / cell / "results.json").read_text())["throughput"]["executor"] == "ray"
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "local" / cell / "predictions.parquet"),
                                       pd.read_parquet(tmp_path / "ray" / cell / "predictions.parquet"))
+
+
+def test_worker_processes_use_one_thread_each():
+    import multiprocessing as mp
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    from dfbench.parallel import local
+
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=local._init,
+                             initargs=(pickle.dumps(None),)) as pool:
+        counts = pool.submit(local.thread_counts).result()
+    assert counts == {"torch": 1, "interop": 1, "cv2": 1, **{v: "1" for v in local.THREAD_ENV}}

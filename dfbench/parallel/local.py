@@ -45,6 +45,15 @@ def single_thread() -> None:
         pass
 
 
+def thread_counts() -> dict[str, object]:
+    """This process's thread settings (what :func:`single_thread` sets; used by the tests)."""
+    import cv2
+    import torch
+
+    return {"torch": torch.get_num_threads(), "interop": torch.get_num_interop_threads(),
+            "cv2": cv2.getNumThreads(), **{v: os.environ.get(v) for v in THREAD_ENV}}
+
+
 def die_with_parent() -> None:
     """A worker must not outlive a driver killed with -9 (it would hold memory and cores, and go
     on writing cache shards): Linux sends it SIGKILL when the parent dies; elsewhere a watchdog
