@@ -229,10 +229,12 @@ def place_model(det: Any, *, device: str, workers: int | None = None, actor_gpus
     global _ACTOR
     # One actor per process, reused while the same detector object is scored with the same options
     # (every cell of a robustness grid); a new one first releases the old one's GPU.
-    key = (id(det), (det.weights_info or {}).get("sha256"), remote_device, actor_gpus,
+    key = (ray.get_runtime_context().get_job_id(), id(det), (det.weights_info or {}).get("sha256"),
+           remote_device, actor_gpus,
            tuple(sorted((k, str(v)) for k, v in opts.items())), torch.get_num_threads())
     if _ACTOR is not None and _ACTOR[0] != key:
-        ray.kill(_ACTOR[1])
+        if _ACTOR[0][0] == key[0]:  # an actor of an earlier Ray session is gone already
+            ray.kill(_ACTOR[1])
         _ACTOR = None
     if _ACTOR is None:
         blob = pickle.dumps(det)
