@@ -248,3 +248,16 @@ def test_worker_processes_use_one_thread_each():
                              initargs=(pickle.dumps(None),)) as pool:
         counts = pool.submit(local.thread_counts).result()
     assert counts == {"torch": 1, "interop": 1, "cv2": 1, **{v: "1" for v in local.THREAD_ENV}}
+
+
+def test_crops_computed_by_workers_fill_the_cache_the_next_run_reads(testing_registry, tmp_path):
+    from dfbench.runner import evaluate
+    from dfbench.testing import build_synthetic_dataset
+
+    data = build_synthetic_dataset(tmp_path / "data", n_real=2, n_fake=2, n_frames=6)
+    kw = dict(data_root=data, registry=testing_registry, progress=False, cache_dir=tmp_path / "cache")
+    cold = evaluate("oracle", "synthetic", output=tmp_path / "cold", workers=2, **kw)
+    assert cold["throughput"]["crop_cache_hits"] == 0
+    warm = evaluate("oracle", "synthetic", output=tmp_path / "warm", **kw)
+    assert warm["throughput"]["crop_cache_hits"] == 4
+    assert warm["metrics"] == cold["metrics"]
