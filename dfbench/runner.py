@@ -2,9 +2,9 @@
 
 Every scored video is appended to ``predictions.partial.jsonl`` (flushed and fsynced) before the
 next one starts, so a run killed at any point (kill -9 included) resumes where it stopped and ends
-with the same ``results.json`` and ``predictions.parquet`` as an uninterrupted run: batches never
-span videos but have a fixed shape (dfbench.parallel.batching), so a video's logits do not depend on
-what was processed before or beside it. Nothing per-frame is kept in RAM beyond a batch and the
+with the same ``results.json`` and ``predictions.parquet`` as an uninterrupted run: model batches
+may span videos but always have the same shape (dfbench.parallel.batching), so a video's logits
+do not depend on what was processed before or beside it. Nothing per-frame is kept in RAM beyond a batch and the
 videos it spans. Videos are prepared in the driver, in ``workers`` processes or on Ray
 (``executor="ray"``): all give the same records (dfbench.parallel).
 """
@@ -349,8 +349,8 @@ def _error_signature(rec: dict[str, Any], item: VideoItem) -> str:
 def _score_all(source: Any, model_stage: ModelStage, out: Path,
                timing: dict[str, float], stats: dict[str, int], bar: Any, max_consecutive: int,
                run_batch: Any = None) -> None:
-    """Score the prepared videos of ``source`` into the partial log; one video's failure never ends the run, a systemic
-    one does (after everything scored so far is on disk).
+    """Score the prepared videos of ``source`` into the partial log; one video's failure never ends
+    the run, a systemic one does (after everything scored so far is on disk).
 
     Exception failures are held back while they repeat: a run stopped by a systemic error (the
     same exception on ``max_consecutive`` videos in a row) leaves those videos unrecorded, so the
