@@ -98,6 +98,38 @@ def test_workers_2_and_1_give_the_local_results(local_run, tmp_path):
         _same(ref, res, ref_pred, pd.read_parquet(tmp_path / f"w{n}" / "predictions.parquet"))
 
 
+def _kill_one_pool_worker(partial, stop: threading.Event, killed: list[int]) -> None:
+    """Kill -9 one of this process's spawned workers once the run has scored a video."""
+    import psutil
+
+    while not stop.is_set() and not (partial.exists() and partial.read_text().count("\n") >= 1):
+        time.sleep(0.05)
+    for p in psutil.Process().children(recursive=True):
+        if any("spawn_main" in part for part in p.cmdline()):
+            os.kill(p.pid, signal.SIGKILL)
+            killed.append(p.pid)
+            return
+
+
+@pytest.mark.acceptance
+def test_a_killed_worker_process_costs_nothing_but_time(local_run, tmp_path):
+    from dfbench.runner import evaluate
+
+    ref, ref_pred = local_run
+    out = tmp_path / "killed"
+    stop, killed = threading.Event(), []
+    killer = threading.Thread(target=_kill_one_pool_worker, args=(out / "predictions.partial.jsonl", stop, killed),
+                              daemon=True)
+    killer.start()
+    try:
+        res = evaluate(DET, "demo", output=out, workers=2, **RUN)
+    finally:
+        stop.set()
+        killer.join(5)
+    assert killed, "no worker process was killed: the test did not test anything"
+    _same(ref, res, ref_pred, pd.read_parquet(out / "predictions.parquet"))
+
+
 @pytest.fixture(scope="module")
 def ray_local():
     ray = pytest.importorskip("ray")

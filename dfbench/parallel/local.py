@@ -12,6 +12,7 @@ runs with one torch, OpenCV and BLAS thread, so N workers use N cores, not N x c
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 from collections import deque
@@ -20,6 +21,8 @@ from typing import Any
 
 from ..pipeline import FaceStage, PreparedVideo
 from ..specs import VideoItem
+
+log = logging.getLogger(__name__)
 
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -105,36 +108,98 @@ def stage_blob(stage: FaceStage) -> bytes:
                            f"worker processes ({type(e).__name__}: {e}); run without --workers") from e
 
 
+MAX_ATTEMPTS = 3
+"""Times a video may kill its worker (prepared alone) before it is recorded as failed."""
+
+
 def process_prefetch(stage: FaceStage, items: list[VideoItem], workers: int, window: int | None = None
                      ) -> Iterator[PreparedVideo]:
-    """Prepared videos of ``items``, in order, from ``workers`` processes."""
+    """Prepared videos of ``items``, in order, from ``workers`` processes.
+
+    A worker that dies (killed, out of memory, a crash in a decoder) breaks the whole pool: a new
+    pool takes over, finished results are kept, and the videos that were in flight are prepared
+    again **one at a time**, so a video that kills its worker is identified exactly; after
+    :data:`MAX_ATTEMPTS` such deaths it is recorded as failed (``worker died``) and the run goes on.
+    """
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     if not items:
         return
     window = window or 2 * workers
     blob = stage_blob(stage)
     ctx = mp.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init, initargs=(blob,))
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init, initargs=(blob,))
+
+    pool = new_pool()
     todo = iter(items)
-    inflight: deque[Any] = deque()
+    inflight: deque[list[Any]] = deque()  # [item, future or None (to submit)], in input order
     wrote_cache = False
+    careful = 0  # videos still to prepare one at a time after a broken pool
+    attempts = 0  # deaths of a worker preparing the head video alone
+
+    def submit(entry: list[Any]) -> None:
+        entry[1] = pool.submit(_prepare, entry[0])
+
+    def rebuild() -> None:
+        """The pool broke: a new one; finished results are kept, the rest go one at a time."""
+        nonlocal pool, careful
+        pool.shutdown(wait=False, cancel_futures=True)
+        pool = new_pool()
+        careful = max(careful, len(inflight))
+        for entry in inflight:
+            f = entry[1]
+            if f is not None and not (f.done() and not f.cancelled() and f.exception() is None):
+                entry[1] = None
+        log.warning("a worker process died; preparing the %d videos in flight one at a time", len(inflight))
+
+    def top_up() -> None:
+        try:
+            if careful:
+                if inflight and inflight[0][1] is None:
+                    submit(inflight[0])
+                return
+            for entry in inflight:
+                if entry[1] is None:
+                    submit(entry)
+            while len(inflight) < window:
+                nxt = next(todo, None)
+                if nxt is None:
+                    break
+                inflight.append([nxt, None])
+                submit(inflight[-1])
+        except BrokenProcessPool:  # it broke between two results: nobody to blame yet
+            rebuild()
+            top_up()
+
     try:
-        for item in todo:
-            inflight.append(pool.submit(_prepare, item))
-            if len(inflight) >= window:
-                break
+        top_up()
         while inflight:
-            pv = inflight.popleft().result()
+            item, fut = inflight[0]
+            try:
+                pv = fut.result()
+            except BrokenProcessPool as e:
+                attempts += bool(careful)  # alone in the pool: it is this video that kills workers
+                rebuild()
+                if attempts < MAX_ATTEMPTS:
+                    top_up()
+                    continue
+                pv = PreparedVideo(item=item, failure=f"worker died: the worker preparing {item.path} died "
+                                   f"{attempts} times ({type(e).__name__})", failure_kind="worker died",
+                                   exception=True)
+            inflight.popleft()
+            attempts = 0
+            careful = max(0, careful - 1)
             wrote_cache |= bool(pv.timing.pop("cache_put", 0))
-            nxt = next(todo, None)
-            if nxt is not None:
-                inflight.append(pool.submit(_prepare, nxt))
+            top_up()
             yield pv
     finally:
-        for fut in inflight:
-            fut.cancel()
+        for entry in inflight:
+            if entry[1] is not None:
+                entry[1].cancel()
         pool.shutdown(wait=True, cancel_futures=True)
         mark_cache_written(stage, wrote_cache)
 
