@@ -293,3 +293,29 @@ def test_crops_computed_by_workers_fill_the_cache_the_next_run_reads(testing_reg
     warm = evaluate("oracle", "synthetic", output=tmp_path / "warm", **kw)
     assert warm["throughput"]["crop_cache_hits"] == 4
     assert warm["metrics"] == cold["metrics"]
+
+
+def test_a_video_that_kills_its_worker_fails_alone(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    from dfbench.parallel.local import MAX_ATTEMPTS, process_prefetch
+    from dfbench.registry import get_registry
+    from dfbench.testing import _reference_spec, build_synthetic_dataset, index_synthetic
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))  # spawned workers inherit sys.path
+    from _crashing_stage import CrashingStage
+
+    assert "_crashing_stage" in sys.modules
+    data = build_synthetic_dataset(tmp_path / "data", n_real=3, n_fake=2, n_frames=4)
+    items = index_synthetic(data, "test", {})
+    spec = _reference_spec("oracle").variant("test").input
+    cropper, _ = get_registry().build_cropper(spec.cropper, spec.crop_settings)
+    stage = CrashingStage(spec, cropper, crash_on="real_01")
+    out = list(process_prefetch(stage, items, workers=2))
+    assert [pv.item.key for pv in out] == [it.key for it in items]  # every video, in order
+    failed = {pv.item.key: pv for pv in out if pv.failure is not None}
+    assert list(failed) == ["synthetic/real/original/real_01"]
+    pv = failed["synthetic/real/original/real_01"]
+    assert pv.failure_kind == "worker died" and f"died {MAX_ATTEMPTS} times" in pv.failure
+    assert all(p.units is not None for p in out if p.failure is None)
