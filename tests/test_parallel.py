@@ -143,20 +143,27 @@ def ray_local():
 
 
 def _kill_one_shard_worker(stop: threading.Event, killed: list[int]) -> None:
-    """Kill -9 the first Ray worker seen running a shard (its process title names the task)."""
+    """Kill -9 a Ray worker while it runs a shard (its process title names the task), once."""
     import psutil
 
+    def running_shard(p) -> bool:
+        try:
+            return any("_prepare_shard" in part for part in p.cmdline())
+        except psutil.Error:
+            return False
+
     while not stop.is_set() and not killed:
-        for p in psutil.process_iter(["pid", "cmdline"]):
-            if any("_prepare_shard" in part for part in (p.info["cmdline"] or [])):
-                time.sleep(0.3)  # let it be well into its video
-                try:
-                    os.kill(p.info["pid"], signal.SIGKILL)
-                    killed.append(p.info["pid"])
-                except ProcessLookupError:
-                    continue
-                return
-        time.sleep(0.05)
+        for p in psutil.process_iter():
+            if running_shard(p):
+                time.sleep(0.1)  # let it get into its video
+                if running_shard(p):  # still on the task (not idle): the kill costs unfinished videos
+                    try:
+                        os.kill(p.pid, signal.SIGKILL)
+                        killed.append(p.pid)
+                        return
+                    except ProcessLookupError:
+                        pass
+        time.sleep(0.02)
 
 
 @pytest.mark.acceptance
