@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from .errors import DfbenchError
+from .parallel.options import parallel_options
 from .zoo.cli import byo_options
 
 
@@ -149,10 +150,11 @@ def dataset_flags(f):
 @click.option("--force-new", is_flag=True, help="Start over in --output even if it holds a run with another protocol.")
 @click.option("--allow-untrained", is_flag=True, help="Score a detector without trained weights (flagged everywhere).")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the summary.")
+@parallel_options  # --workers N / --executor ray (issue 19)
 def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial, options, weights, corruption,
         corrupt_crops, limit, limit_percent, batch_size, device, precision, channels_last, compile_, backend, flip_test,
         frames_per_video, aggregation, missing_face, no_cache, seed, output, threshold_from, force_new,
-        allow_untrained, as_json):
+        allow_untrained, as_json, workers, executor):
     """Evaluate a detector on a dataset split and write results.json + predictions.parquet."""
     from .results import summary_lines
     from .runner import evaluate
@@ -165,7 +167,7 @@ def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial,
         backend=backend, flip_test=flip_test,
         aggregation=aggregation, frames_per_video=frames_per_video, missing_face=missing_face,
         corrupt_crops=corrupt_crops, use_cache=not no_cache, progress=not as_json, threshold_from=threshold_from,
-        allow_untrained=allow_untrained, force_new=force_new,
+        allow_untrained=allow_untrained, force_new=force_new, workers=workers, executor=executor,
     )
     if as_json:
         _echo_json(result)

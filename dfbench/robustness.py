@@ -36,6 +36,7 @@ from typing import Any
 import click
 
 from .errors import DfbenchError
+from .parallel.options import parallel_options
 
 log = logging.getLogger(__name__)
 
@@ -582,6 +583,7 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     "--output", "-o", type=click.Path(file_okay=False), help="Output directory (re-run to resume)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print robustness.json instead of the table.")
+@parallel_options  # --workers N / --executor ray: every cell's videos (issue 19)
 def robustness_command(
     detector,
     dataset,
@@ -607,6 +609,8 @@ def robustness_command(
     no_plot,
     output,
     as_json,
+    workers,
+    executor,
 ):
     """Clean + every (corruption type, level): CSV, summary JSON and an AUC-vs-level plot."""
     from .cli import dataset_options
@@ -635,6 +639,8 @@ def robustness_command(
         allow_untrained=allow_untrained,
         use_cache=not no_cache,
         dataset_options=dataset_options(methods, None, allow_partial, options),
+        workers=workers,
+        executor=executor,
     )
     if as_json:
         click.echo(json.dumps(doc, indent=2, default=str))

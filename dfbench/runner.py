@@ -2,9 +2,11 @@
 
 Every scored video is appended to ``predictions.partial.jsonl`` (flushed and fsynced) before the
 next one starts, so a run killed at any point (kill -9 included) resumes where it stopped and ends
-with the same ``results.json`` and ``predictions.parquet`` as an uninterrupted run: batches never
-span videos, so a video's logits do not depend on what was processed before it. Nothing per-frame
-is kept in RAM beyond one video's logits.
+with the same ``results.json`` and ``predictions.parquet`` as an uninterrupted run: model batches
+may span videos but always have the same shape (dfbench.parallel.batching), so a video's logits
+do not depend on what was processed before or beside it. Nothing per-frame is kept in RAM beyond a batch and the
+videos it spans. Videos are prepared in the driver, in ``workers`` processes or on Ray
+(``executor="ray"``): all give the same records (dfbench.parallel).
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from .errors import DfbenchError
 from .fileio import atomic_write_json
 from .indexing import resolve_dataset_items
 from .media.policy import MISSING_FACE_POLICIES
-from .pipeline import FaceStage, ModelStage, PreparedVideo, SystemicFailure, prefetch
+from .parallel import check_executor
+from .parallel.batching import score_stream
+from .parallel.stream import prepared_stream
+from .pipeline import FaceStage, ModelStage, SystemicFailure
 from .registry import Registry, get_registry
 from .results import (
     PARTIAL_FILE,
@@ -131,6 +136,8 @@ def evaluate(
     allow_untrained: bool = False,
     force_new: bool = False,
     max_consecutive_errors: int = MAX_CONSECUTIVE_ERRORS,
+    workers: int = 0,
+    executor: str = "local",
 ) -> dict[str, Any]:
     """Evaluate ``detector`` on ``dataset``/``split``; write and return ``results.json`` content.
 
@@ -139,14 +146,17 @@ def evaluate(
     ``missing_face`` defaults to the detector's official rule (``InputSpec.missing_face``).
     Re-running with the same arguments and output directory resumes an interrupted run; a
     directory whose protocol differs is refused (``force_new=True`` starts it over). A detector
-    without trained weights is refused unless ``allow_untrained``.
+    without trained weights is refused unless ``allow_untrained``. ``workers`` processes (or Ray
+    CPU tasks with ``executor="ray"``) prepare the videos; results do not depend on either.
     """
     from dataclasses import replace
 
     from .build import build_detector, detector_id_of
 
     check_args(limit=limit, limit_percent=limit_percent, batch_size=batch_size, frames_per_video=frames_per_video)
-    check_device(device)
+    check_executor(executor, workers)
+    if executor != "ray":  # on Ray the model may run in a GPU actor (checked when it is placed)
+        check_device(device)
     reg = registry or get_registry()
     t_start = time.perf_counter()
     from .threads import configure as configure_threads
@@ -196,9 +206,16 @@ def evaluate(
     if max_frames is None:
         max_frames = (dataset_options or {}).get("max_frames") or det.max_frames_for(ds_spec.name) or None
     signatures = {it.key: file_signature(it) for it in items}
-    model_stage = ModelStage(det, device=device, precision=precision, channels_last=channels_last,
-                             flip_test=input_spec.flip_test, batch_size=batch_size, compile=compile)
-    backend_info = attach_backend(model_stage, backend, device)  # checks its logits against torch
+    stage_opts = dict(precision=precision, channels_last=channels_last, flip_test=input_spec.flip_test,
+                      batch_size=batch_size, compile=compile)
+    if executor == "ray":
+        from .parallel.ray_exec import place_model
+
+        model_stage, run_batch = place_model(det, device=device, workers=workers, **stage_opts)
+    else:
+        model_stage, run_batch = ModelStage(det, device=device, **stage_opts), None
+    # onnxruntime swaps the network of a local model stage (and checks it against torch first).
+    backend_info = attach_backend(model_stage, backend, device) if run_batch is None else None
     effective = model_stage.effective()
 
     protocol = {
@@ -273,12 +290,14 @@ def evaluate(
                                all_faces=all_faces)
         timing = {"decode": 0.0, "faces": 0.0, "model": 0.0}
         stats = {"cache_hits": 0, "units": 0}
+        sharding: dict[str, int] = {}  # Ray: shards, and shards/videos retried after a worker died
+        source = prepared_stream(face_stage, pending, workers=workers, executor=executor, stats=sharding)
         # A string is the caller's label for this run's bar (robustness: "cell 12/36: noise:3").
         desc = progress if isinstance(progress, str) else f"{det_id} on {ds_spec.name}/{split}"
         bar = _progress(len(items), len(items) - len(pending), desc, bool(progress))
         t_loop = time.perf_counter()
         try:
-            _score_all(face_stage, model_stage, pending, out, timing, stats, bar, max_consecutive_errors,
+            _score_all(source, model_stage, out, timing, stats, bar, max_consecutive_errors, run_batch,
                        already=sum(1 for r in done.values() if r.get("status") == "ok"))
         finally:
             if bar is not None:
@@ -295,6 +314,7 @@ def evaluate(
                                                                     "total": round(time.perf_counter() - t_start, 3)},
             "videos_timed": len(pending),
             "crop_cache_hits": stats["cache_hits"],
+            "executor": executor, "workers": workers, **({"ray": sharding} if sharding else {}),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "unit": input_spec.unit,
             "batch_size": effective["batch_size"],
@@ -348,11 +368,11 @@ def _error_signature(rec: dict[str, Any], item: VideoItem) -> str:
     return rec["reason"].replace(str(item.path), "<video>").replace(item.key, "<key>")
 
 
-def _score_all(face_stage: FaceStage, model_stage: ModelStage, pending: list[VideoItem], out: Path,
+def _score_all(source: Any, model_stage: ModelStage, out: Path,
                timing: dict[str, float], stats: dict[str, int], bar: Any, max_consecutive: int,
-               already: int = 0) -> None:
-    """Score ``pending`` into the partial log; one video's failure never ends the run, a systemic
-    one does (after everything scored so far is on disk).
+               run_batch: Any = None, already: int = 0) -> None:
+    """Score the prepared videos of ``source`` into the partial log; one video's failure never ends
+    the run, a systemic one does (after everything scored so far is on disk).
 
     Exception failures are held back while they repeat: a run stopped by a systemic error (the
     same exception on ``max_consecutive`` videos in a row) leaves those videos unrecorded, so the
@@ -375,13 +395,12 @@ def _score_all(face_stage: FaceStage, model_stage: ModelStage, pending: list[Vid
             streak_sig = None
 
         try:
-            for pv in prefetch(face_stage, pending):
+            for pv, rec in score_stream(source, model_stage, timing, run_batch):
                 if pv.stop is not None:
                     flush_streak()
                     raise DfbenchError(
                         f"{pv.stop}. --missing-face fail stops the run; {n_ok} videos scored so far are kept in "
                         f"{out}. Re-run with --missing-face skip or score_half (a different protocol) to go on.")
-                rec = _score(pv, model_stage, timing)
                 stats["cache_hits"] += int(pv.timing.get("cache_hits", 0))
                 stats["units"] += len(rec.get("logits", []))
                 if bar is not None:
@@ -405,31 +424,6 @@ def _score_all(face_stage: FaceStage, model_stage: ModelStage, pending: list[Vid
         except SystemicFailure as e:
             raise DfbenchError(f"{e}. The run stopped; what was scored is kept in {out / PARTIAL_FILE}; fix the "
                                f"cause and re-run the same command to resume.") from e
-
-
-def _score(pv: PreparedVideo, model_stage: ModelStage, timing: dict[str, float]) -> dict[str, Any]:
-    it = pv.item
-    base = {"key": it.key, "label": int(it.label), "method": it.method}
-    for k in ("decode", "faces"):
-        timing[k] += pv.timing[k]
-    if pv.failure is not None:
-        return base | {"status": "failed", "reason": pv.failure, "kind": pv.failure_kind or "error",
-                       "exception": pv.exception}
-    t0 = time.perf_counter()
-    try:
-        logits = model_stage.video_logits(pv)
-    except SystemicFailure:
-        raise
-    except Exception as e:  # the model failing on one video is that video's failure
-        log.debug("model failed on %s", it.key, exc_info=True)
-        return base | {"status": "failed", "reason": f"{type(e).__name__}: {e} (model, on {it.path})",
-                       "kind": type(e).__name__, "exception": True}
-    finally:
-        timing["model"] += time.perf_counter() - t0
-    return base | {"status": "ok", "frames": [int(i) for i in pv.unit_index],
-                   "logits": [float(v) for v in logits], "missing_faces": pv.n_missing_faces,
-                   "frames_sampled": pv.n_frames, "units_total": pv.n_units,
-                   "units_without_face": pv.n_missing_units, "faceless": pv.faceless}
 
 
 FACE_RULE_ALL = "max over the faces of a frame, then video aggregation over frames"

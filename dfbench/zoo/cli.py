@@ -11,7 +11,7 @@ import functools
 
 import click
 
-# Parameter names must not collide with the host command's (``run`` has ``--output``).
+# ``byo_output``, not ``output``: run/predict have their own --output (-o) parameter of that name.
 _BYO_PARAMS = ("input_size", "mean", "std", "cropper", "unit", "clip_length", "byo_output", "contract_file")
 
 
