@@ -391,14 +391,14 @@ class ModelStage:
             with self._autocast():
                 if self.flip_test:
                     # The official LAA-Net protocol averages the raw logits of x and its mirror.
-                    # One forward over both halves: a larger batch uses the cores better than two
-                    # passes, and eval-mode models treat every sample independently.
-                    n = len(x)
-                    xx = torch.cat([x, torch.flip(x, dims=(-1,))])
+                    # Two passes of the same shape, not one forward over [x, mirror(x)]: in one
+                    # batch the mirrors' logits moved with their position (2.4e-7 on the demo
+                    # LAA-Net, CPU oneDNN), which broke "a video's logits do not depend on its
+                    # batch mates" (dfbench.parallel.batching); two passes keep it.
+                    xf = torch.flip(x, dims=(-1,))
                     if self.channels_last:
-                        xx = xx.contiguous(memory_format=torch.channels_last)
-                    yy = self.model(xx).float()
-                    y = 0.5 * (yy[:n] + yy[n:])
+                        xf = xf.contiguous(memory_format=torch.channels_last)
+                    y = 0.5 * (self.model(x).float() + self.model(xf).float())
                 else:
                     y = self.model(x).float()
             out.append(y.cpu().numpy().astype(np.float64))

@@ -1,4 +1,5 @@
-"""The flip test runs the crops and their mirrors in one forward and keeps the two-pass logits."""
+"""The flip test: the crops and their mirrors in two passes of the same batch shape, so a video's logits
+stay independent of its batch mates (one forward over [x, mirror(x)] did not: see dfbench.pipeline)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _two_pass(det, units: np.ndarray, channels_last: bool) -> np.ndarray:
 
 
 @pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
-def test_one_forward_with_the_mirrors_keeps_the_logits(det, channels_last):
+def test_flip_test_is_two_passes_of_one_shape_and_keeps_the_logits(det, channels_last):
     import copy
 
     from dfbench.pipeline import ModelStage
@@ -39,6 +40,19 @@ def test_one_forward_with_the_mirrors_keeps_the_logits(det, channels_last):
     batches = []
     stage.model.register_forward_hook(lambda m, inp, out: batches.append(inp[0].shape[0]))
     got = stage.logits(units)
-    assert batches == [8, 4]  # 4 crops + 4 mirrors, then 2 + 2: one forward per batch
+    assert batches == [4, 4, 2, 2]  # 4 crops then their 4 mirrors, then 2 + 2
     ref = _two_pass(stage.detector, units, channels_last)
     np.testing.assert_array_equal(got, ref)
+
+
+def test_flip_logits_do_not_move_with_the_position_in_the_batch(det):
+    import copy
+
+    from dfbench.pipeline import ModelStage
+    from dfbench.precision import calibration_units
+
+    units = calibration_units(det, 8)
+    stage = ModelStage(copy.deepcopy(det), flip_test=True, batch_size=4)
+    first = stage.logits(units[:4])
+    shifted = stage.logits(np.concatenate([units[4:6], units[:2]]))
+    np.testing.assert_array_equal(first[:2], shifted[2:])
