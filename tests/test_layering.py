@@ -131,3 +131,21 @@ def test_the_cycle_finder_sees_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
     tree = ast.parse("from . import sibling\nfrom ..up import thing\nimport os\n")
     assert _imports(tree, "pkg.sub.mod", False, top_level_only=True) >= {"pkg.sub", "pkg.sub.sibling", "pkg.up.thing"}
+
+
+def test_every_core_command_is_registered_in_one_place():
+    """Each top-level click command or group defined in dfbench/cli/ is in ``CORE_COMMANDS`` (so a
+    reader finds every core command in dfbench/cli/__init__.py), ``prepare`` and ``faces`` included,
+    and none comes from a plugin hook."""
+    from dfbench.cli import CORE_COMMANDS
+
+    defined = set()
+    for path in (PKG / "cli").glob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and any(
+                ast.unparse(d).startswith(("click.command", "click.group")) for d in node.decorator_list
+            ):
+                defined.add(node.name)
+    registered = {c.callback.__name__ for c in CORE_COMMANDS}
+    assert defined - {"cli"} == registered  # `cli` is the root group itself (group.py)
+    assert {"prepare", "faces", "run", "robustness", "bench", "hub", "compare"} <= {c.name for c in CORE_COMMANDS}
