@@ -149,3 +149,18 @@ def test_every_core_command_is_registered_in_one_place():
     registered = {c.callback.__name__ for c in CORE_COMMANDS}
     assert defined - {"cli"} == registered  # `cli` is the root group itself (group.py)
     assert {"prepare", "faces", "run", "robustness", "bench", "hub", "compare"} <= {c.name for c in CORE_COMMANDS}
+
+
+def test_help_does_not_import_torch():
+    """``dfbench --help`` (every command listed, plugin commands loaded) stays torch-free: command
+    modules import their engines inside the command bodies."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom click.testing import CliRunner\nfrom dfbench.cli import cli\n"
+            "r = CliRunner().invoke(cli, ['--help'])\nassert r.exit_code == 0, r.output\n"
+            "assert 'prepare' in r.output and 'robustness' in r.output, r.output\n"
+            "print(sorted(m for m in ('torch', 'cv2', 'av') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
