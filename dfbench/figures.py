@@ -17,8 +17,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import click
-
 from .leaderboard.svgplot import CHART_CSS, CHART_JS, PALETTE, Series, roc_figure, small_multiples
 from .leaderboard.table import canonical_corruption, corruption_order
 
@@ -135,24 +133,3 @@ def comparison_figures(runs: list[Any], out: str | Path) -> str:
                        "auc": float(skm.roc_auc_score(r.labels, r.scores)),
                        "ap": float(skm.average_precision_score(r.labels, r.scores))})
     return str(comparison_html(curves, Path(out) / COMPARE_HTML, "dfbench compare: " + ", ".join(c["label"] for c in curves)))
-
-
-@click.command("figures")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False))
-@click.option("--title", default="", help="Figure title (default: detector and dataset).")
-def figures_command(directory, title):
-    """Re-draw a `dfbench robustness` output DIRECTORY as robustness_grid.png (paper) and robustness.html."""
-    import json
-
-    from .errors import DfbenchError
-
-    p = Path(directory) / "robustness.json"
-    if not p.exists():
-        raise DfbenchError(f"{directory}: no robustness.json; pass the --output directory of `dfbench robustness`")
-    doc = json.loads(p.read_text())
-    if not doc.get("robustness"):
-        raise DfbenchError(f"{p}: no corrupted cells to draw")
-    ds = doc.get("dataset") or {}
-    title = title or f"{(doc.get('detector') or {}).get('id', '')} on {ds.get('id', '')}/{ds.get('split', '')}"
-    for kind, path in robustness_figures(doc, directory, title).items():
-        click.echo(f"{kind:<5} {path}")

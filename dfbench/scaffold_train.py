@@ -115,7 +115,7 @@ COMMANDS = '''"""``dfbench {name} ...`` commands: the core's ``train`` command, 
 
 import click
 
-from dfbench.training.commands import train_command
+from dfbench.cli.train import train_command
 
 
 @click.group("{name}")

@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from dfbench import hookimpl
+from dfbench.cli.guard import register_plugin_commands
 from dfbench.errors import DfbenchError, DuplicateNameError, UnknownCorruptionError
 from dfbench.ids import DetectorId, covers, format_id, parse_id, split_tag
-from dfbench.plugins import get_plugin_manager, register_plugin_commands
+from dfbench.plugins import get_plugin_manager
 from dfbench.registry import Registry
 from dfbench.specs import CorruptionSpec, CropperSpec, DatasetSpec
 from dfbench.testing import build_synthetic_dataset

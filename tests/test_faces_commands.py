@@ -7,8 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from dfbench.errors import DfbenchError
-from dfbench.media.commands import with_face_detector
-from dfbench.media.prepare import input_for_cropper
+from dfbench.media.prepare import input_for_cropper, with_face_detector
 from dfbench.registry import get_registry
 
 

@@ -83,11 +83,3 @@ CROPPERS = (
 def register_croppers(register: Callable[[Any], None]) -> None:
     for spec in CROPPERS:
         register(spec)
-
-
-@hookimpl
-def register_commands(cli: Any) -> None:
-    from .commands import faces_command, prepare_command
-
-    cli.add_command(prepare_command)
-    cli.add_command(faces_command)

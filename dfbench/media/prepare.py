@@ -243,3 +243,22 @@ def input_for_cropper(name: str, **overrides: Any) -> InputSpec:
     """Default input spec for preparing a cropper without a detector (see :data:`CROPPER_INPUTS`)."""
     spec = CROPPER_INPUTS.get(name, InputSpec(cropper=name))
     return replace(spec, **overrides) if overrides else spec
+
+
+def with_face_detector(input_spec, face_detector: str, reg):
+    """``input_spec`` whose cropper runs ``face_detector``; a clear error where the cropper cannot
+    (used by ``dfbench prepare`` and ``dfbench faces``)."""
+    factory = str(reg.cropper(input_spec.cropper).factory)
+    if ".recipes" in factory:
+        if input_spec.cropper == "dfb" and face_detector != "dlib":
+            raise DfbenchError("the dfb recipe is DeepfakeBench's dlib pipeline: --face-detector dlib only")
+        settings = {**dict(input_spec.crop_settings), "face_detector": face_detector}
+        if input_spec.cropper == "dfb":
+            settings.pop("face_detector")
+        return replace(input_spec, crop_settings=settings)
+    if face_detector != "dlib":
+        raise DfbenchError(
+            f"cropper {input_spec.cropper!r} is built on dlib; --face-detector {face_detector} needs an official "
+            f"recipe cropper (laanet_official, sbi_official, recce_official, lipforensics_official)"
+        )
+    return input_spec

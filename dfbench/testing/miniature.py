@@ -509,13 +509,15 @@ def make_hf(root: Path | str, n: int = 6) -> Miniature:
 
 
 # The cross-dataset test sets (Celeb-DF v1, DFDCP, DeeperForensics-1.0, FFIW-10K, UADFV) live in
-# their own module to keep this one small; they are part of the same public kit.
-from .miniature_cross import (  # noqa: E402
-    make_celebdf_v1,
-    make_deeperforensics,
-    make_dfdcp,
-    make_ffiw,
-    make_uadfv,
-)
+# their own module to keep this one small; they are part of the same public kit. Resolved on first
+# use (PEP 562) because miniature_cross builds on this module: a top-level import would be a cycle.
+_CROSS = ("make_celebdf_v1", "make_dfdcp", "make_deeperforensics", "make_ffiw", "make_uadfv")
+__all__ += list(_CROSS)
 
-__all__ += ["make_celebdf_v1", "make_dfdcp", "make_deeperforensics", "make_ffiw", "make_uadfv"]
+
+def __getattr__(name: str):
+    if name in _CROSS:
+        from . import miniature_cross
+
+        return getattr(miniature_cross, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-# Names are loaded on first use: a plugin's commands.py imports dfbench.training.commands, and
+# Names are loaded on first use: a plugin's commands.py imports dfbench.cli.train (and this package), and
 # `dfbench --help` must not pay for torch.
 _EXPORTS = {"ConfigError": "config", "load_config": "config", "PRECISIONS": "config",
             "TrainingError": "runtime", "RunSettings": "task", "SelectionRule": "task", "Task": "task"}

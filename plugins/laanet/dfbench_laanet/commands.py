@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from dfbench.training.commands import train_command
+from dfbench.cli.train import train_command
 
 
 @click.group(name="laanet")

@@ -283,7 +283,7 @@ def train(cfg: TrainConfig, *, train_data: Any = None, val_data: Any = None,
 def main(argv: list[str] | None = None) -> None:
     """``python -m dfbench_lipforensics.train --config CFG.yaml [--set k=v ...]`` (torchrun-able):
     the same command as ``dfbench lipforensics train``."""
-    from dfbench.training.commands import train_command
+    from dfbench.cli.train import train_command
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cmd = train_command("lipforensics", load_config, lambda cfg, resume: train(cfg, resume=resume)["result"])

@@ -4,7 +4,7 @@ for launchers that need a module (``torchrun --nproc-per-node 2 -m dfbench_recce
 import logging
 import os
 
-from .cli import recce
+from .commands import recce
 
 logging.basicConfig(level=os.environ.get("DFBENCH_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s: %(message)s")
 recce(prog_name="dfbench recce")

@@ -16,6 +16,6 @@ def register_detectors(register) -> None:
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    from .cli import recce
+    from .commands import recce
 
     cli.add_command(recce)

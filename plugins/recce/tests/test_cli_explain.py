@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import torch
 from click.testing import CliRunner
-from dfbench_recce.cli import recce
+from dfbench_recce.commands import recce
 from dfbench_recce.spec import SPEC
 from recce_synthetic import synthetic_crops, write_folder
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from .cost import add_bench_locked, bench_documents
-from .entries import DEFAULT_ROOT, LeaderboardError, validate_tree
-from .render import render_tree
-from .update import _add_result, _render, locked
+from ..leaderboard.cost import add_bench_locked, bench_documents
+from ..leaderboard.entries import DEFAULT_ROOT, LeaderboardError, validate_tree
+from ..leaderboard.render import render_tree
+from ..leaderboard.update import _add_result, _render, locked
 
 _root = click.option("--root", type=click.Path(file_okay=False), default=DEFAULT_ROOT, show_default=True,
                      help="Leaderboard directory.")

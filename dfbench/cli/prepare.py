@@ -1,7 +1,7 @@
-"""``dfbench prepare``: the crop-cache command, contributed by the built-in media plugin.
+"""``dfbench prepare`` (fill the crop cache) and ``dfbench faces`` (a contact sheet of the crops).
 
-Added to the CLI through the ``register_commands`` hook (like any plugin's command); heavy imports
-happen inside the command body so ``dfbench --help`` stays instant.
+Core commands over :mod:`dfbench.media.prepare` and :mod:`dfbench.media.contact_sheet`; heavy
+imports happen inside the command bodies so ``dfbench --help`` stays instant.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def prepare_command(dataset, data_root, detector, cropper_name, split, workers, 
 
     from ..errors import DfbenchError
     from ..indexing import resolve_dataset_items
+    from ..media.prepare import input_for_cropper, prepare, with_face_detector
     from ..registry import get_registry
-    from .prepare import input_for_cropper, prepare
 
     reg = get_registry()
     if (detector is None) == (cropper_name is None):
@@ -90,28 +90,6 @@ def prepare_command(dataset, data_root, detector, cropper_name, split, workers, 
         click.echo(f"  failed {key}: {reason}")
 
 
-def with_face_detector(input_spec, face_detector: str, reg):
-    """``input_spec`` whose cropper runs ``face_detector``; a clear error where the cropper cannot."""
-    from dataclasses import replace
-
-    from ..errors import DfbenchError
-
-    factory = str(reg.cropper(input_spec.cropper).factory)
-    if ".recipes" in factory:
-        if input_spec.cropper == "dfb" and face_detector != "dlib":
-            raise DfbenchError("the dfb recipe is DeepfakeBench's dlib pipeline: --face-detector dlib only")
-        settings = {**dict(input_spec.crop_settings), "face_detector": face_detector}
-        if input_spec.cropper == "dfb":
-            settings.pop("face_detector")
-        return replace(input_spec, crop_settings=settings)
-    if face_detector != "dlib":
-        raise DfbenchError(
-            f"cropper {input_spec.cropper!r} is built on dlib; --face-detector {face_detector} needs an official "
-            f"recipe cropper (laanet_official, sbi_official, recce_official, lipforensics_official)"
-        )
-    return input_spec
-
-
 @click.command("faces")
 @click.argument("video", type=click.Path(exists=True, dir_okay=True))
 @click.option("--detector", "-d", default=None, help="Show the crops this detector receives (its cropper and size).")
@@ -125,8 +103,9 @@ def faces_command(video, detector, cropper_name, face_detector, n_frames, output
     """Contact sheet of VIDEO: sampled frames with face boxes and the crops the detector receives."""
     from pathlib import Path
 
+    from ..media.contact_sheet import contact_sheet
+    from ..media.prepare import with_face_detector
     from ..registry import get_registry
-    from .contact_sheet import contact_sheet
 
     reg = get_registry()
     if detector and cropper_name:
@@ -134,7 +113,7 @@ def faces_command(video, detector, cropper_name, face_detector, n_frames, output
     if detector:
         input_spec = reg.resolve_detector(detector).variant.input
     else:
-        from .prepare import input_for_cropper
+        from ..media.prepare import input_for_cropper
 
         input_spec = input_for_cropper(cropper_name or "dlib_align")
     if face_detector:

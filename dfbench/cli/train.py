@@ -39,7 +39,7 @@ def train_command(family: str, load: Callable[[str | None, list[str]], Any], run
     @click.option("--print-config", is_flag=True, help="Print the resolved config as YAML and exit.")
     @click.argument("positional", nargs=-1, required=False)
     def cmd(config_path, overrides, out_dir, resume, print_config, positional):
-        from .config import to_yaml
+        from ..training.config import to_yaml
 
         sets = list(overrides)
         if positional:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import click
 
+from .options import dataset_options, device_option
+
 
 @click.group("datasets")
 def datasets_cli() -> None:
@@ -33,9 +35,8 @@ def datasets_cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="The full report as JSON (every file, not the first few).")
 def check_cmd(dataset, data_root, splits, methods, splits_dir, options, no_decode, as_json):
     """Check a download: counts, missing/unreadable files, duplicates, label-file problems."""
-    from .cli import dataset_options
-    from .datasets.check import check_dataset, format_report
-    from .registry import get_registry
+    from ..datasets.check import check_dataset, format_report
+    from ..registry import get_registry
 
     reg = get_registry()
     spec = reg.dataset(dataset)
@@ -65,7 +66,7 @@ def check_cmd(dataset, data_root, splits, methods, splits_dir, options, no_decod
               show_default=True, help="Where the reported entries are read from.")
 @click.option("--allow-partial", is_flag=True, help="Evaluate incomplete downloads (marked PARTIAL).")
 @click.option("--weights", help="Weights directory or hf://ORG/NAME@REVISION.")
-@click.option("--device", default="cpu", show_default=True)
+@device_option
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--limit", type=int, help="Evaluate a stratified subset of N videos per dataset (not comparable).")
 @click.option("--output", "-o", type=click.Path(file_okay=False), default="runs/suite", show_default=True)
@@ -74,7 +75,7 @@ def check_cmd(dataset, data_root, splits, methods, splits_dir, options, no_decod
 def suite_cmd(name, detector, data_roots, reported, leaderboard_root, allow_partial, weights, device, batch_size,
               limit, output, list_, as_json):
     """Run a paper's cross-dataset protocol (laanet-cross, sbi-cross, dfb-cross): measured beside reported."""
-    from .suites import SUITES, format_suite, run_suite
+    from ..suites import SUITES, format_suite, run_suite
 
     if list_ or not name:
         for s in SUITES.values():
