@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DfbenchError
+from .figures import robustness_auc_png as plot  # the classic one-chart PNG (kept: docs, tests)
 
 log = logging.getLogger(__name__)
 
@@ -257,46 +258,6 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
                 }
             )
     return rows
-
-
-def plot(summary: dict[str, Any], path: Path, title: str = "") -> Path:
-    """AUC against level, one line per type, clean AUC dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # headless; never opens a window
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    try:
-        for t, levels in summary["robustness"].items():
-            xs = [int(k) for k in levels]
-            ys = [float("nan") if v is None else v for v in levels.values()]
-            mean = summary["per_type_mean"].get(t)
-            ax.plot(xs, ys, marker="o", label=f"{t} (mean {mean:.3f})" if mean is not None else t)
-        if _finite(summary.get("clean_auc")):
-            ax.axhline(
-                summary["clean_auc"],
-                color="black",
-                linestyle="--",
-                linewidth=1,
-                label=f"clean ({summary['clean_auc']:.3f})",
-            )
-        all_levels = sorted({int(k) for lv in summary["robustness"].values() for k in lv})
-        ax.set_xticks(all_levels)
-        ax.set_xlabel("severity level")
-        ax.set_ylabel("video AUC")
-        ax.set_ylim(0.0, 1.02)
-        ax.grid(alpha=0.3)
-        ax.set_title(title or "robustness", fontsize=10)
-        ax.legend(fontsize=7, loc="lower left", ncol=2)
-        fig.tight_layout()
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-        _atomic_write(path, tmp.read_bytes())
-        tmp.unlink()
-    finally:
-        plt.close(fig)
-    return path
 
 
 def run_robustness(

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DfbenchError
+from .results import PARTIAL_FILE, PREDICTIONS_FILE, RESULTS_FILE
 
 LOCK_FILE = ".dfbench.lock"
 
@@ -224,3 +225,99 @@ class RunLock:
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
+
+
+# -- protocol hashes, resume and the run's environment (moved from runner.py) -------------------
+
+def protocol_hash(protocol: dict[str, Any]) -> str:
+    blob = json.dumps(protocol, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+
+def _check_resume(out: Path, phash: str, protocol: dict[str, Any]) -> None:
+    """Refuse to mix two protocols in one directory, naming what changed."""
+    prev = out / "protocol.json"
+    if not (out / PARTIAL_FILE).exists() and not (out / RESULTS_FILE).exists():
+        return
+    try:
+        saved = json.loads(prev.read_text()) if prev.exists() else {}
+    except (OSError, ValueError):
+        saved = {}
+    old = saved.get("protocol_hash")
+    if old == phash:
+        return
+    changes = protocol_changes(saved.get("protocol") or {}, protocol) if saved.get("protocol") else []
+    what = "; ".join(changes[:6]) + (f"; and {len(changes) - 6} more" if len(changes) > 6 else "") if changes \
+        else f"protocol {old} vs {phash}"
+    raise DfbenchError(
+        f"{out} holds a run with a different protocol (changed: {what}). Its numbers are not this run's: "
+        f"pass --force-new to start over in {out}, or another --output directory."
+    )
+
+
+def _clear_run(out: Path) -> None:
+    """``--force-new``: remove a previous run's files (the lock stays: we hold it)."""
+    for name in (PARTIAL_FILE, RESULTS_FILE, PREDICTIONS_FILE, "protocol.json"):
+        (out / name).unlink(missing_ok=True)
+
+
+
+def protocol_core_hash(protocol: dict[str, Any]) -> str:
+    """The hash of what defines the evaluation itself, without this machine's file signatures and
+    software versions: equal across machines for the same dataset, detector, weights and protocol
+    (what leaderboards compare), while ``protocol_hash`` also pins this copy of the data."""
+    core = json.loads(json.dumps(protocol, default=str))
+    core.pop("software", None)
+    core.get("dataset", {}).pop("index_sha256", None)
+    return protocol_hash(core)
+
+
+
+def environment(device: str) -> dict[str, Any]:
+    """The machine and software a run ran on (``results.json[\"env\"]``)."""
+    import platform
+    import subprocess
+
+    import numpy as np
+    import torch
+
+    from . import __version__
+    from .threads import report as thread_report
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                                cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except Exception:
+        commit = None
+    sw = software_versions()
+    return {
+        "dfbench": __version__,
+        "plugins": sw["plugins"],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "thread_settings": thread_report(),
+        "device": device,
+        "gpu": _gpu_name(device),
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "opencv": sw["opencv"],
+        "dlib": sw["dlib"],
+        "pyav": sw["pyav"],
+        "git_commit": commit,
+    }
+
+
+def _gpu_name(device: str) -> str | None:
+    import torch
+
+    if not str(device).startswith("cuda") or not torch.cuda.is_available():
+        return None
+    try:
+        return torch.cuda.get_device_name(torch.device(device))
+    except Exception:  # a name is informative, never worth failing a finished run over
+        return None

@@ -15,16 +15,12 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from . import __version__
 from .errors import DfbenchError
 from .fileio import atomic_write_json
 from .indexing import resolve_dataset_items
@@ -36,19 +32,21 @@ from .pipeline import FaceStage, ModelStage, SystemicFailure
 from .registry import Registry, get_registry
 from .results import (
     PARTIAL_FILE,
-    PREDICTIONS_FILE,
-    RESULTS_FILE,
     SCHEMA_VERSION,
     finalize_run,
     read_partial,
 )
-from .run_identity import (
+from .run_identity import (  # noqa: F401  (protocol_hash, protocol_core_hash, environment: public here too)
     RunLock,
+    _check_resume,
+    _clear_run,
     check_args,
     check_device,
+    environment,
     file_signature,
     index_checksum,
-    protocol_changes,
+    protocol_core_hash,
+    protocol_hash,
     software_versions,
 )
 from .specs import DatasetSpec, VideoItem, load_object
@@ -71,11 +69,6 @@ class RunContext:
     protocol: dict[str, Any]
     protocol_hash: str
     items: list[VideoItem] = field(default_factory=list)
-
-
-def protocol_hash(protocol: dict[str, Any]) -> str:
-    blob = json.dumps(protocol, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def _stable_rank(seed: int, key: str) -> str:
@@ -490,91 +483,9 @@ def _corr_tag(spec, level) -> str:
     return f"-{spec.name}{level}" if spec else ""
 
 
-def _check_resume(out: Path, phash: str, protocol: dict[str, Any]) -> None:
-    """Refuse to mix two protocols in one directory, naming what changed."""
-    prev = out / "protocol.json"
-    if not (out / PARTIAL_FILE).exists() and not (out / RESULTS_FILE).exists():
-        return
-    try:
-        saved = json.loads(prev.read_text()) if prev.exists() else {}
-    except (OSError, ValueError):
-        saved = {}
-    old = saved.get("protocol_hash")
-    if old == phash:
-        return
-    changes = protocol_changes(saved.get("protocol") or {}, protocol) if saved.get("protocol") else []
-    what = "; ".join(changes[:6]) + (f"; and {len(changes) - 6} more" if len(changes) > 6 else "") if changes \
-        else f"protocol {old} vs {phash}"
-    raise DfbenchError(
-        f"{out} holds a run with a different protocol (changed: {what}). Its numbers are not this run's: "
-        f"pass --force-new to start over in {out}, or another --output directory."
-    )
-
-
-def _clear_run(out: Path) -> None:
-    """``--force-new``: remove a previous run's files (the lock stays: we hold it)."""
-    for name in (PARTIAL_FILE, RESULTS_FILE, PREDICTIONS_FILE, "protocol.json"):
-        (out / name).unlink(missing_ok=True)
-
-
-def protocol_core_hash(protocol: dict[str, Any]) -> str:
-    """The hash of what defines the evaluation itself, without this machine's file signatures and
-    software versions: equal across machines for the same dataset, detector, weights and protocol
-    (what leaderboards compare), while ``protocol_hash`` also pins this copy of the data."""
-    core = json.loads(json.dumps(protocol, default=str))
-    core.pop("software", None)
-    core.get("dataset", {}).pop("index_sha256", None)
-    return protocol_hash(core)
-
-
 def _progress(total: int, initial: int, desc: str, enabled: bool):
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, unit="video", dynamic_ncols=True)
-
-
-def environment(device: str) -> dict[str, Any]:
-    import subprocess
-
-    import torch
-
-    from .threads import report as thread_report
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=Path(__file__).resolve().parent).stdout.strip() or None
-    except Exception:
-        commit = None
-    sw = software_versions()
-    return {
-        "dfbench": __version__,
-        "plugins": sw["plugins"],
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu": platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(),
-        "thread_settings": thread_report(),
-        "device": device,
-        "gpu": _gpu_name(device),
-        "cuda": torch.version.cuda,
-        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
-        "opencv": sw["opencv"],
-        "dlib": sw["dlib"],
-        "pyav": sw["pyav"],
-        "git_commit": commit,
-    }
-
-
-def _gpu_name(device: str) -> str | None:
-    import torch
-
-    if not str(device).startswith("cuda") or not torch.cuda.is_available():
-        return None
-    try:
-        return torch.cuda.get_device_name(torch.device(device))
-    except Exception:  # a name is informative, never worth failing a finished run over
-        return None

@@ -164,3 +164,12 @@ def test_help_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_no_python_file_is_over_500_lines():
+    """Issue 13: files a reader can hold in their head (package, plugins and tests alike)."""
+    repo = Path(__file__).resolve().parents[1]
+    long = {str(p.relative_to(repo)): n for p in [*repo.glob("dfbench/**/*.py"), *repo.glob("plugins/*/**/*.py"),
+                                                   *repo.glob("tests/*.py")]
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500}
+    assert not long, long

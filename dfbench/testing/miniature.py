@@ -34,7 +34,6 @@ __all__ = [
     "make_celebdf",
     "make_dfdc",
     "make_dfw",
-    "make_hf",
 ]
 
 
@@ -470,48 +469,11 @@ def make_dfw(root: Path | str) -> Miniature:
 # -- Hugging Face ------------------------------------------------------------------------------
 
 
-def make_hf(root: Path | str, n: int = 6) -> Miniature:
-    """A ``save_to_disk`` DatasetDict (``train``/``test``) with an Image column and string labels
-    ``"original"``/``"swapped"`` (which need a ``label_map``), plus a video-path column."""
-    import datasets
-
-    base = Path(root) / "hf_dataset"
-    mini = Miniature(root=base)
-    media = Path(root) / "hf_media"
-    splits = {}
-    with _Writer() as w:
-        for split in ("train", "test"):
-            images, labels, videos, ids = [], [], [], []
-            for i in range(n):
-                img = media / split / f"{i}.png"
-                _png(img, 20 * i)
-                vid = media / split / f"{i}.mp4"
-                w.video(vid)
-                images.append(str(img))
-                videos.append(str(vid))
-                labels.append("swapped" if i % 2 else "original")
-                ids.append(f"{split}_{i:02d}")
-            splits[split] = datasets.Dataset.from_dict(
-                {"image": images, "video_path": videos, "kind": labels, "uid": ids},
-                features=datasets.Features(
-                    {
-                        "image": datasets.Image(),
-                        "video_path": datasets.Value("string"),
-                        "kind": datasets.Value("string"),
-                        "uid": datasets.Value("string"),
-                    }
-                ),
-            )
-            for i, uid in enumerate(ids):
-                mini.add(split, uid, 1 if i % 2 else 0)
-    datasets.DatasetDict(splits).save_to_disk(str(base))
-    return mini
-
-
-# The cross-dataset test sets (Celeb-DF v1, DFDCP, DeeperForensics-1.0, FFIW-10K, UADFV) live in
+# The cross-dataset test sets (Celeb-DF v1, DFDCP, DeeperForensics-1.0, FFIW-10K, UADFV) and the
+# Hugging Face save_to_disk tree live in
 # their own module to keep this one small; they are part of the same public kit. Resolved on first
 # use (PEP 562) because miniature_cross builds on this module: a top-level import would be a cycle.
-_CROSS = ("make_celebdf_v1", "make_dfdcp", "make_deeperforensics", "make_ffiw", "make_uadfv")
+_CROSS = ("make_celebdf_v1", "make_dfdcp", "make_deeperforensics", "make_ffiw", "make_uadfv", "make_hf")
 __all__ += list(_CROSS)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .miniature import Miniature, _temp_leftover, _Writer
+from .miniature import Miniature, _png, _temp_leftover, _Writer
 
 __all__ = ["make_celebdf_v1", "make_dfdcp", "make_deeperforensics", "make_ffiw", "make_uadfv"]
 
@@ -214,4 +214,42 @@ def make_uadfv(root: Path | str) -> Miniature:
                     w.video(base / folder / f"{stem}.mp4")
             (base / folder / "frames" / "0000").mkdir(parents=True, exist_ok=True)
             (base / folder / "notes.txt").write_text("decoy\n")
+    return mini
+
+
+def make_hf(root: Path | str, n: int = 6) -> Miniature:
+    """A ``save_to_disk`` DatasetDict (``train``/``test``) with an Image column and string labels
+    ``"original"``/``"swapped"`` (which need a ``label_map``), plus a video-path column."""
+    import datasets
+
+    base = Path(root) / "hf_dataset"
+    mini = Miniature(root=base)
+    media = Path(root) / "hf_media"
+    splits = {}
+    with _Writer() as w:
+        for split in ("train", "test"):
+            images, labels, videos, ids = [], [], [], []
+            for i in range(n):
+                img = media / split / f"{i}.png"
+                _png(img, 20 * i)
+                vid = media / split / f"{i}.mp4"
+                w.video(vid)
+                images.append(str(img))
+                videos.append(str(vid))
+                labels.append("swapped" if i % 2 else "original")
+                ids.append(f"{split}_{i:02d}")
+            splits[split] = datasets.Dataset.from_dict(
+                {"image": images, "video_path": videos, "kind": labels, "uid": ids},
+                features=datasets.Features(
+                    {
+                        "image": datasets.Image(),
+                        "video_path": datasets.Value("string"),
+                        "kind": datasets.Value("string"),
+                        "uid": datasets.Value("string"),
+                    }
+                ),
+            )
+            for i, uid in enumerate(ids):
+                mini.add(split, uid, 1 if i % 2 else 0)
+    datasets.DatasetDict(splits).save_to_disk(str(base))
     return mini
