@@ -262,3 +262,6 @@ class CropperSpec:
     temporal: bool = False
     """True when the cropper needs consecutive frames (temporal smoothing), e.g. the mouth crop."""
     aliases: tuple[str, ...] = ()
+    prepare_input: InputSpec | None = None
+    """The input ``dfbench prepare --cropper NAME`` fills the cache for when no detector is named
+    (size, unit, sampling). Generic, not every detector's: ``prepare --detector D`` reads D's own."""

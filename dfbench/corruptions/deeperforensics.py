@@ -2,7 +2,7 @@
 
 Jiang et al., "DeeperForensics-1.0: A Large-Scale Dataset for Real-World Face Forgery Detection",
 CVPR 2020, https://arxiv.org/abs/2001.03024; official code: EndlessSora/DeeperForensics-1.0,
-``perturbation/``. Written from our reference notes (``/work/shared/reference/corruptions.md``);
+``perturbation/``. Written from our clean-room reference notes on DeeperForensics-1.0 (not shipped; see docs/corruptions.md);
 no official code is copied.
 
 Two layers:

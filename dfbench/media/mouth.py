@@ -1,6 +1,6 @@
 """LipForensics mouth crops (Haliassos et al., "Lips Don't Lie", CVPR 2021, arXiv 2012.07657).
 
-Protocol (reference notes, protocols.md §4.2, after the LRW lip-reading preprocessing): 68
+Protocol (our clean-room protocol notes, after the LRW lip-reading preprocessing): 68
 landmarks per frame, smoothed over a 12-frame window; each frame is similarity-warped so that
 five stable points (nose tip 33, eye corners 36, 39, 42, 45) match a mean face in a 256x256
 canvas; a 96x96 patch centred on the warped mouth landmarks (48-67) is cut, converted to gray

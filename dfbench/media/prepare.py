@@ -28,25 +28,6 @@ log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "ray")
 
-# The input a cropper is prepared for when no detector is named (``dfbench prepare --cropper``).
-# These are generic defaults, not every detector's: a run hits the cache only when its size and
-# sampling match, so ``dfbench prepare --detector D`` (which reads D's spec) is the reliable way.
-CROPPER_INPUTS: dict[str, InputSpec] = {
-    "dlib_align": InputSpec(unit="frame", size=256, cropper="dlib_align", frames_per_video=32),
-    "laanet": InputSpec(unit="frame", size=384, cropper="laanet", frames_per_video=32),
-    "mouth": InputSpec(unit="clip", size=88, colour="gray", clip_length=25, cropper="mouth",
-                       frames_per_video=0, mean=(0.421,), std=(0.165,)),
-    "precropped": InputSpec(unit="frame", size=256, cropper="precropped", frames_per_video=32),
-    "laanet_official": InputSpec(unit="frame", size=384, cropper="laanet_official", frames_per_video=32),
-    "sbi_official": InputSpec(unit="frame", size=380, cropper="sbi_official", frames_per_video=32),
-    "recce_official": InputSpec(unit="frame", size=299, cropper="recce_official", frames_per_video=32),
-    "dfb": InputSpec(unit="frame", size=256, cropper="dfb", frames_per_video=32),
-    "lipforensics_official": InputSpec(unit="clip", size=88, colour="gray", clip_length=25,
-                                       cropper="lipforensics_official", frames_per_video=0, mean=(0.421,),
-                                       std=(0.165,)),
-}
-
-
 @dataclass
 class PrepareReport:
     """Outcome of a prepare run (``failures`` maps video key -> reason, including earlier runs)."""
@@ -240,8 +221,15 @@ def cached_crops_for(cache_root: str | Path, *, dataset: str, version: str, crop
 
 
 def input_for_cropper(name: str, **overrides: Any) -> InputSpec:
-    """Default input spec for preparing a cropper without a detector (see :data:`CROPPER_INPUTS`)."""
-    spec = CROPPER_INPUTS.get(name, InputSpec(cropper=name))
+    """Default input spec for preparing a cropper without a detector: the cropper spec's
+    ``prepare_input`` (declared where the cropper is registered), else a generic frame input."""
+    from ..registry import get_registry
+
+    try:
+        declared = get_registry().cropper(name).prepare_input
+    except Exception:  # an unknown name is reported by whoever builds the cropper next
+        declared = None
+    spec = declared or InputSpec(cropper=name)
     return replace(spec, **overrides) if overrides else spec
 
 

@@ -1,6 +1,6 @@
 """Training configuration of LAA-Net: dataclasses, YAML on disk, dotted command-line overrides.
 
-Defaults reproduce the released SBI weights' recipe (reference ``laanet.md`` §2): SAM(Adam,
+Defaults reproduce the released SBI weights' recipe (our clean-room LAA-Net notes §2): SAM(Adam,
 rho 0.05, weight decay 1e-4), base lr 1e-7 with booster 500 (peak 5e-5) warmed up over 25 epochs
 and decayed to 0 at 100, loss weights hm 10 / cls 1 / cst 100, 8 frames per video re-sampled every
 epoch, 8 real/fake pairs per step. ``loss.hm_weight=100`` gives the public SBI config, and

@@ -2,7 +2,7 @@
 
 Nguyen et al., "Laa-Net: Localized Artifact Attention Network for Quality-Agnostic and
 Generalizable Deepfake Detection", CVPR 2024, https://arxiv.org/abs/2401.13856.
-Written from ``/work/shared/reference/laanet.md`` §2.1.
+Written from our clean-room notes on LAA-Net (not shipped) §2.1.
 
 Every term is computed as a *sum* and divided by a normaliser (positives of the heatmap, samples,
 pixels). By default the normalisers come from the batch at hand, which is the official loss; the

@@ -1,7 +1,7 @@
 """LAA-Net: Localized Artifact Attention Network for Quality-Agnostic and Generalizable Deepfake
 Detection (Nguyen et al., CVPR 2024) — https://arxiv.org/abs/2401.13856
 
-A clean-room re-implementation written from ``/work/shared/reference/laanet.md`` (no official code
+A clean-room re-implementation written from our notes on LAA-Net (not shipped; no official code
 copied). The network is an EfficientNet backbone (built with timm) whose last features go through
 the gated E-FPN decoder to three heads: ``hm`` (artifact heatmap logits at 1/4 resolution),
 ``cls`` (one real/fake logit) and ``cstency`` (per-pixel consistency embedding).

@@ -40,7 +40,7 @@ def input_spec(size: int, official_crop: bool = False) -> InputSpec:
         aggregation="mean_logit",
         flip_test=True,
         # The official (SBI-derived) inference gives a frame without a face, or a video that
-        # fails, 0.5 and keeps it in the AUC (reference: laanet.md, SBI inference).
+        # fails, 0.5 and keeps it in the AUC (our clean-room notes on the SBI inference).
         missing_face="score_half",
     )
 

@@ -2,7 +2,7 @@
 
 Nguyen et al., "Laa-Net: Localized Artifact Attention Network for Quality-Agnostic and
 Generalizable Deepfake Detection", CVPR 2024, https://arxiv.org/abs/2401.13856.
-Written from ``/work/shared/reference/laanet.md`` §3 (the official "v1" encoding):
+Written from our clean-room notes on LAA-Net (not shipped) §3 (the official "v1" encoding):
 
 * B = 4M(1−M) as uint8 on the heatmap grid (see :func:`synthesis.sbi.boundary_from_mask`);
 * per 2×2 quadrant, the vulnerable points are all pixels equal to the quadrant's maximum of B;

@@ -14,7 +14,7 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-REFERENCE_KEYS = Path("/work/shared/reference/lipforensics_official_state_dict.json")
+REFERENCE_KEYS = Path(__file__).resolve().parents[4] / "shared" / "reference" / "lipforensics_official_state_dict.json"
 _HERE_KEYS = Path(__file__).with_name("data") / "lipforensics_official_state_dict.json"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-REFERENCE = Path("/work/shared/reference/recce_official_state_dict.json")
+REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "recce_official_state_dict.json"
 KEYS_FILE = Path(__file__).parent / "data" / "official_keys.json"
 
 

@@ -1,7 +1,7 @@
 """Blended Images (BI, Face X-ray) pseudo-fakes as LAA-Net trains on them.
 
 Li et al., "Face X-ray for More General Face Forgery Detection", CVPR 2020,
-https://arxiv.org/abs/1912.13458 — in the form LAA-Net uses (reference ``laanet.md`` §4.3–4.4):
+https://arxiv.org/abs/1912.13458 — in the form LAA-Net uses (our clean-room LAA-Net notes §4.3–4.4):
 an offline search of the 30 nearest faces by landmark distance among frames of *other* videos,
 then online: hull mask of one of four types on the background face, piecewise deformation and a
 random erosion/dilation of the mask, colour transfer of the foreground to the background inside

@@ -4,7 +4,7 @@ Landmarks follow the dlib 68-point layout; points 68+ (if any) are forehead poin
 an 81-point predictor or synthesised from the 68 points by
 :func:`dfbench.media.faces.extend_forehead`. Every polygon is filled through its convex hull, so
 the order of the points does not matter. The hull definitions are written from the description in
-``/work/shared/reference/laanet.md`` §4.4 (uniform choice among ``dfl_full``, ``components``,
+our clean-room notes on LAA-Net (not shipped) §4.4 (uniform choice among ``dfl_full``, ``components``,
 ``extended`` and ``facehull``).
 """
 

@@ -3,7 +3,7 @@
 Shiohara & Yamasaki, "Detecting Deepfakes with Self-Blended Images", CVPR 2022,
 https://arxiv.org/abs/2204.08376 — in the variant of Nguyen et al., "Laa-Net: Localized
 Artifact Attention Network for Quality-Agnostic and Generalizable Deepfake Detection", CVPR 2024,
-https://arxiv.org/abs/2401.13856. Written from ``/work/shared/reference/laanet.md`` §4.1–4.2.
+https://arxiv.org/abs/2401.13856. Written from our clean-room notes on LAA-Net (not shipped) §4.1–4.2.
 
 One call turns a real face crop and its landmarks into a ``(real, fake, blend mask)`` pair:
 hull mask of one of four types -> source/target colour and frequency transform -> random affine
