@@ -194,3 +194,23 @@ def test_run_accepts_a_deeperforensics_short_name(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         reg_mod.get_registry(refresh=True)
+
+
+def test_the_cli_refuses_to_run_when_two_plugins_claim_one_command(tmp_path):
+    """Issue 12 item 10 at the command line: not a warning and a coin toss, an error naming both."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "twocmds.py").write_text(
+        "import click\nfrom dfbench.hookspecs import hookimpl\n\n"
+        "class P:\n    def __init__(self, tag):\n        self.tag = tag\n\n"
+        "    @hookimpl\n    def register_commands(self, cli):\n"
+        "        cli.add_command(click.Command('frobnicate', callback=lambda: None))\n\n"
+        "A = P('a')\nB = P('b')\n")
+    env = {**os.environ, "DFBENCH_EXTRA_PLUGINS": "twocmds:A,twocmds:B",
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    res = subprocess.run([sys.executable, "-m", "dfbench.cli", "frobnicate"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "'frobnicate'" in res.stderr and "twocmds:A" in res.stderr and "twocmds:B" in res.stderr

@@ -27,7 +27,10 @@ class _Group(click.Group):
             try:
                 register_plugin_commands(get_registry().pm, self)
             except DfbenchError as e:
+                # Two plugins claiming one command: which one runs would be an accident of load
+                # order, so nothing runs until the user removes or blocks one (the message says how).
                 click.secho(f"error: {e}", fg="red", err=True)
+                raise SystemExit(1) from e
 
     def list_commands(self, ctx):
         self._load_plugin_commands()
