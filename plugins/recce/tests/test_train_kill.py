@@ -45,9 +45,12 @@ def test_kill_dash_nine_then_resume_gives_the_same_weights(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run ended on its own before it could be killed"
-    first = torch.load(ckpt, weights_only=True)["epoch"]
-    assert first < EPOCHS, "the run finished before it could be killed"
-    subprocess.run(_cmd(data, out), check=True, env=_env(), timeout=600)
+    killed = torch.load(ckpt, weights_only=True)
+    assert killed["epoch"] < EPOCHS, "the run finished before it could be killed"
+    res = subprocess.run(_cmd(data, out), capture_output=True, text=True, env=_env(), timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    # It went on from the checkpoint (a run that restarted from scratch would also match).
+    assert f"at epoch {killed['epoch']}, step {killed['step']}" in res.stdout + res.stderr
     ref = torch.load(tmp_path / "ref" / "last.pt", weights_only=True)
     got = torch.load(ckpt, weights_only=True)
     assert ref["epoch"] == got["epoch"] == EPOCHS
