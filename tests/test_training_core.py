@@ -211,7 +211,7 @@ def test_kill_dash_nine_then_resume_gives_the_same_weights(tmp_path):
     # Logging at INFO so the second run says where it resumed: equal weights alone would also hold
     # for a run that ignored the checkpoint and started over.
     res = subprocess.run([sys.executable, "-c", "import logging, runpy, sys; logging.basicConfig(level=logging.INFO); "
-                          f"sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
+                          "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
                           str(TINY), *common, f"out_dir={out}"], check=True, env=_env(), timeout=600,
                          capture_output=True, text=True)
     assert f"at epoch {ck['epoch']}, step {ck['step']}" in res.stdout + res.stderr
