@@ -82,10 +82,16 @@ def test_kill_dash_nine_then_resume_gives_the_same_weights(tmp_path):
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    first = torch.load(ckpt, weights_only=True)["epoch"]
+    killed = torch.load(ckpt, weights_only=True)
+    first = killed["epoch"]
     assert first < 3, "the run finished before it could be killed"
-    subprocess.run([sys.executable, str(script), *common, f"run.out_dir={out}"], check=True, env=_env(),
-                   timeout=600)
+    # INFO logging so the second run says where it resumed (equal weights alone would also hold for
+    # a run that ignored the checkpoint and started over).
+    logged = tmp_path / "run_logged.py"
+    logged.write_text("import logging\nlogging.basicConfig(level=logging.INFO)\n" + SCRIPT)
+    res = subprocess.run([sys.executable, str(logged), *common, f"run.out_dir={out}"], check=True, env=_env(),
+                         timeout=600, capture_output=True, text=True)
+    assert f"at epoch {killed['epoch']}, step {killed['step']}" in res.stdout + res.stderr
     ref, got = _weights(tmp_path / "ref"), _weights(out)
     for k in ref:
         assert torch.equal(ref[k], got[k]), k
