@@ -17,7 +17,7 @@ def test_every_family_shows_paper_weights_licence_and_input_contract():
         assert "paper: " in details and "official weights licence: " in details and "input: " in details, r["name"]
     sbi = next(r for r in rows if r["family"] == "sbi")
     assert "noncommercial research" in sbi["weights_license"]
-    assert "380px rgb frames via laanet(enlarge=0.125, base=380, margin=0)" in sbi["contract"]
+    assert "380px rgb frames via sbi_official" in sbi["contract"]
     assert "video score mean_prob" in sbi["contract"]
 
 
