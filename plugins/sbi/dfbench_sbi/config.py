@@ -79,6 +79,10 @@ class RunConfig:
     """Real/fake pairs per optimiser step per process (2 x this many images)."""
     accum_steps: int = 1
     steps_per_epoch: int | None = None
+    bn_momentum: float | None = None
+    """Replace the momentum of every BatchNorm (None keeps the network's 0.01, as the official
+    TF-style EfficientNet). Short runs from random init need ~0.1, or the running statistics used
+    at evaluation still mostly hold their initial values."""
     precision: str = "auto"
     device: str = "auto"
     threads: int | None = None

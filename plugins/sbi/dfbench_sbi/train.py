@@ -99,7 +99,12 @@ class SBITask(Task):
         return f"{self.config.data.source}:{self.config.data.val_split}"
 
     def build(self):
-        return build_detector_for(self.config)
+        det = build_detector_for(self.config)
+        if self.config.run.bn_momentum is not None:
+            for m in det.net.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.momentum = float(self.config.run.bn_momentum)
+        return det
 
     def make_optimizer(self, params):
         o = self.config.optim

@@ -112,3 +112,10 @@ def test_train_command_is_registered():
                                    "--print-config"])
     assert res.exit_code == 0, res.output
     assert "epochs: 3" in res.output and "variant: test" in res.output
+
+
+
+def test_bn_momentum_reaches_every_batchnorm(tmp_path):
+    task = SBITask(load_config(None, TINY + [f"run.out_dir={tmp_path}", "run.bn_momentum=0.1"]))
+    bns = [m for m in task.build().net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert bns and all(m.momentum == 0.1 for m in bns)
