@@ -119,3 +119,19 @@ def test_bn_momentum_reaches_every_batchnorm(tmp_path):
     task = SBITask(load_config(None, TINY + [f"run.out_dir={tmp_path}", "run.bn_momentum=0.1"]))
     bns = [m for m in task.build().net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     assert bns and all(m.momentum == 0.1 for m in bns)
+
+
+def test_demo_weights_ship_and_load_as_sbi_test_demo():
+    """`sbi_test.demo` resolves to the packaged weights (sha256 pinned, card saying what they
+    were trained on), loads into the test variant, and `dfbench demo` lists it."""
+    from dfbench.build import build_detector
+    from dfbench.demo_run import demo_detector_ids
+    from dfbench.registry import get_registry
+
+    spec = get_registry(refresh=True).detectors["sbi"]
+    (w,) = [w for w in spec.weights if w.tag == "demo"]
+    assert w.variant == "test" and w.sha256 and "demo/train" in w.trained_on
+    assert "holdout" in w.selection or "held-out" in w.selection
+    det = build_detector("sbi_test.demo", require_weights=True)
+    assert det.input_spec.size == 64
+    assert "sbi_test.demo" in demo_detector_ids()[0]
