@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dfbench import hookimpl
 
 
@@ -10,3 +12,11 @@ def register_detectors(register) -> None:
     from .spec import SPEC
 
     register(SPEC)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    """Add ``dfbench sbi train``."""
+    from .commands import sbi
+
+    cli.add_command(sbi)

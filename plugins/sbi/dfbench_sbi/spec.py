@@ -57,11 +57,21 @@ VARIANTS = (
                 "Tiny SBI network (same topology, narrow, one block per stage, 64 px) for tests."),
 )
 
+def packaged_weights() -> tuple:
+    """Weights shipped inside the package (``weights/<tag>/``: the demo weights of the ``test``
+    variant trained with ``configs/demo.yaml``), read the core's one way (small JSON only)."""
+    from dfbench.packaged import packaged_weights as scan
+
+    return scan("dfbench_sbi", default_variant="test")
+
+
 SPEC = DetectorSpec(
     name="sbi",
     factory="dfbench_sbi.model:build_detector",
     variants=VARIANTS,
     default_variant="efnb4",
+    weights=packaged_weights(),
+    default_weights=None,
     paper=PAPER,
     url=URL,
     license="Apache-2.0 (this re-implementation)",

@@ -1,0 +1,220 @@
+"""SBI's training task: real faces and their self-blended pseudo-fakes, on the dfbench training core.
+
+Shiohara & Yamasaki, "Detecting Deepfakes with Self-Blended Images", CVPR 2022,
+https://arxiv.org/abs/2204.08376. Recipe defaults in :mod:`.config` (2-way cross-entropy, SAM
+around SGD, 380 px, linear lr decay over the last quarter).
+
+One generator, two consumers: the pseudo-fakes come from LAA-Net's SBI generator
+(:class:`dfbench_laanet.synthesis.sbi.SBIGenerator`) and the real faces from LAA-Net's loader
+(:func:`dfbench_laanet.data.load_training_videos`, the core's evaluation crop path), so
+``dfbench-sbi`` declares ``dfbench-laanet`` as a dependency. The generator is LAA-Net's variant
+of SBI (its blend-mask resize range and hull choice); the pairs SBI trains on differ from the
+official loader's in those details, recorded in the run's config.
+
+The loop, processes, precision, checkpoints, exact resume, validation and selection are the
+core's (:mod:`dfbench.training`); SBI's own parts are the loss, the optional SAM step and the
+schedule. Selection reads pseudo-fakes of the source's validation split (or held-out training
+videos); the test split is refused by the config.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dfbench.errors import DfbenchError
+from dfbench.training import RunSettings, SelectionRule, Task
+from dfbench.training.trainer import TrainResult
+from dfbench.training.trainer import train as core_train
+
+from .config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def build_detector_for(cfg: TrainConfig):
+    """The SBI detector (spec + variant attached) the config trains, untrained or initialised."""
+    from .model import build_detector
+    from .spec import SPEC
+
+    variant = SPEC.variant(cfg.model.variant)
+    if cfg.model.overrides:
+        variant = replace(variant, config={**variant.config, **cfg.model.overrides})
+    det = build_detector(variant)
+    det.spec, det.variant = SPEC, variant
+    if cfg.model.init_weights:
+        from dfbench.weights import read_weights_dir
+
+        state, _ = read_weights_dir(cfg.model.init_weights)
+        missing, unexpected = det.load_state_dict(state, strict=False)
+        log.info("initialised from %s (%d missing, %d unexpected keys)", cfg.model.init_weights,
+                 len(missing), len(unexpected))
+    return det
+
+
+def sbi_pairs(videos, out_size: int, frames_per_video: int, seed: int, train: bool,
+              margin: tuple[int, int] = (0, 25)):
+    """A per-epoch dataset of (real, self-blended fake) pairs from the shared SBI generator."""
+    from dfbench_laanet.synthesis.dataset import PairDataset
+    from dfbench_laanet.synthesis.sbi import SBIGenerator
+
+    sbi = SBIGenerator(out_size=out_size, train=train, margin=margin)
+
+    def gen(v: int, f: int, rng: np.random.Generator):
+        return sbi(videos[v].frames[f], videos[v].landmarks[f], rng)
+
+    return PairDataset(videos, gen, frames_per_video, seed, train)
+
+
+def linear_decay(epoch: int, start: float | None, epochs: int) -> float:
+    """lr factor: 1 until ``start``, then linear to 0 at ``epochs`` (the official LinearDecayLR)."""
+    if start is None or epoch < start or epochs <= start:
+        return 1.0
+    return max(0.0, 1.0 - (epoch - start) / (epochs - start))
+
+
+class SBITask(Task):
+    family = "sbi"
+    loss_key = "loss"
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
+        self.sam = None
+
+    @property
+    def settings(self) -> RunSettings:
+        r, d = self.config.run, self.config.data
+        return RunSettings(out_dir=r.out_dir, seed=r.seed, epochs=r.epochs, batch_size=r.batch_size,
+                           accum_steps=r.accum_steps, steps_per_epoch=r.steps_per_epoch, precision=r.precision,
+                           device=r.device, threads=r.threads, sync_bn=r.sync_bn, log_every=r.log_every,
+                           tensorboard=r.tensorboard, num_workers=d.num_workers, selection=SelectionRule("val_auc"),
+                           shuffle=False)  # PairDataset.set_epoch draws and shuffles the epoch's frames
+
+    @property
+    def selection_split(self) -> str:
+        return f"{self.config.data.source}:{self.config.data.val_split}"
+
+    def build(self):
+        det = build_detector_for(self.config)
+        if self.config.run.bn_momentum is not None:
+            for m in det.net.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.momentum = float(self.config.run.bn_momentum)
+        return det
+
+    def make_optimizer(self, params):
+        o = self.config.optim
+        if o.name == "sgd":
+            base = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+        else:
+            base = torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
+        if o.sam:
+            from dfbench_laanet.optim import SAM
+
+            self.sam = SAM(base, o.sam_rho)
+        return base
+
+    def make_scheduler(self, optimizer, steps_per_epoch: int):
+        o, epochs = self.config.optim, self.config.run.epochs
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda e: linear_decay(e, o.decay_start_epoch, epochs)), "epoch"
+
+    # -- data --------------------------------------------------------------------------------
+    def datasets(self):
+        from dfbench_laanet.data import load_training_videos
+
+        cfg, d = self.config, self.config.data
+        size = int(self.detector.input_spec.size)
+        margin = (d.margin_min, d.margin_max)
+        train_videos = load_training_videos(cfg, d.train_split, self.detector.input_spec)
+        train_set = sbi_pairs(train_videos, size, d.frames_per_video, cfg.run.seed, d.augment, margin)
+        val_set = None
+        if d.val_split and self.rt.is_main:
+            try:
+                val_videos = load_training_videos(cfg, d.val_split, self.detector.input_spec)
+            except DfbenchError as e:
+                log.warning("no validation split (%s): checkpoint selection falls back to the last epoch", e)
+                val_videos = []
+            if val_videos:
+                val_set = sbi_pairs(val_videos, size, d.val_frames_per_video, cfg.run.seed + 1, False, margin)
+        return train_set, val_set
+
+    def set_epoch(self, epoch: int) -> None:
+        """Nothing per epoch beyond the datasets' own re-draw (the core calls their set_epoch)."""
+
+    def collate(self, items):
+        """The reals, then their fakes (labels 0 then 1); SBI needs no heatmap targets."""
+        real = torch.stack([it["real"] for it in items])
+        fake = torch.stack([it["fake"] for it in items])
+        b = real.shape[0]
+        return {"images": torch.cat([real, fake]),
+                "labels": torch.cat([torch.zeros(b), torch.ones(b)])}
+
+    def micro_batches(self, batch, n):
+        """Keep each real with its fake (rows i and B+i) so every micro-batch is balanced."""
+        b = batch["images"].shape[0] // 2
+        bounds = np.linspace(0, b, n + 1).astype(int)
+        out = []
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+            if hi > lo:
+                idx = torch.cat([torch.arange(lo, hi), torch.arange(b + lo, b + hi)])
+                out.append({k: v[idx] for k, v in batch.items()})
+        return out
+
+    # -- maths ---------------------------------------------------------------------------------
+    def forward(self, batch, train: bool):
+        x = self.detector.normalise(batch["images"].to(self.rt.device, non_blocking=True))
+        out = self.net(x)  # [B, 2]: (real, fake)
+        return {"out": out, "logits": out[:, 1] - out[:, 0]}
+
+    def losses(self, batch, out):
+        labels = batch["labels"].to(self.rt.device).long()
+        return {"loss": F.cross_entropy(out["out"].float(), labels)}
+
+    def optimizer_step(self, step):
+        if self.sam is None:
+            return None
+        terms = step.forward_backward()
+        scaler = step.scaler
+        if scaler is not None:  # GradScaler allows one unscale_ per step: unscale by hand
+            inv = 1.0 / float(scaler.get_scale())
+            for p in step.params:
+                if p.grad is not None:
+                    p.grad.mul_(inv)
+            ok = all(bool(torch.isfinite(p.grad).all()) for p in step.params if p.grad is not None)
+            if self.rt.all_sum([0.0 if ok else 1.0])[0] != 0.0:
+                scaler.update(scaler.get_scale() / 2)
+                step.optimizer.zero_grad(set_to_none=True)
+                return {**terms, "skipped": 1.0}
+        self.sam.first_step()  # climb to the sharpest nearby point, take the gradient there
+        step.optimizer.zero_grad(set_to_none=True)
+        step.forward_backward()
+        if scaler is not None:
+            self.sam.restore()
+            scaler.step(step.optimizer)
+            scaler.update()
+        else:
+            self.sam.second_step()
+        return terms
+
+    def weights_extra(self, selection):
+        cfg = self.config
+        card = {
+            "trained_on": f"{cfg.data.source} ({cfg.data.train_split}), SBI pseudo-fakes",
+            "selection": f"epoch {selection['epoch']}: {selection['rule']} = {selection['value']:.4f}",
+            "license": "Apache-2.0",
+            "description": f"SBI {self.detector.variant.name} trained with dfbench sbi train",
+        }
+        return {"card": card, "train_config": cfg.to_dict()}
+
+
+def train(cfg: TrainConfig, resume: bool = True, stop_after_epochs: int | None = None) -> TrainResult:
+    """Train SBI as ``cfg`` says; under ``torchrun`` every process calls this."""
+    return core_train(SBITask(cfg), resume=resume, stop_after_epochs=stop_after_epochs)
+
+
+__all__ = ["SBITask", "build_detector_for", "linear_decay", "sbi_pairs", "train"]
