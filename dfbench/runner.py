@@ -195,6 +195,9 @@ def evaluate(
 
     cropper_name = "precropped" if ds_spec.precropped else input_spec.cropper
     all_faces, face_rule, crop_overrides = _face_rule(ds_spec, dataset_options, input_spec, cropper_name, reg)
+    face_device = face_detection_device(reg, cropper_name, device, workers, executor)
+    if face_device:
+        crop_overrides = {**crop_overrides, "device": face_device}
     cropper, settings = reg.build_cropper(cropper_name, crop_overrides)
     if max_frames is None:
         max_frames = (dataset_options or {}).get("max_frames") or det.max_frames_for(ds_spec.name) or None
@@ -223,7 +226,8 @@ def evaluate(
                    "clip_length": input_spec.clip_length, "max_frames": max_frames,
                    "sampling": "evenly spaced over the true frame count" if input_spec.unit == "frame"
                    else "consecutive non-overlapping clips from frame 0"},
-        "cropper": {"name": cropper_name, "recipe": _recipe(cropper, settings)},
+        "cropper": {"name": cropper_name, "recipe": _recipe(cropper, settings),
+                    **({"face_device": face_device} if face_device else {})},
         "corruption": ({"name": corr_spec.name, "level": level, "seed": seed,
                         "applied_to": "crops" if corrupt_crops else "full frames before face detection"}
                        if corr_spec else None),
@@ -417,6 +421,19 @@ def _score_all(source: Any, model_stage: ModelStage, out: Path,
         except SystemicFailure as e:
             raise DfbenchError(f"{e}. The run stopped; what was scored is kept in {out / PARTIAL_FILE}; fix the "
                                f"cause and re-run the same command to resume.") from e
+
+
+def face_detection_device(reg: Registry, cropper_name: str, device: str, workers: int = 0,
+                          executor: str = "local") -> str | None:
+    """Where the face detector runs: on the model's GPU when the cropper's detector is a batched
+    network (the RetinaFace/MTCNN recipes take a ``device``) and the faces are prepared in this
+    process, so one GPU process needs no CPU face stage. dlib croppers, CPU runs and runs whose
+    faces are prepared by worker processes or Ray tasks keep the CPU (None). Recorded in the
+    protocol as ``cropper.face_device`` (GPU and CPU detections may differ in the last bits)."""
+    if str(device) == "cpu" or workers or executor != "local":
+        return None
+    factory = load_object(reg.cropper(cropper_name).factory)
+    return str(device) if getattr(factory, "detects_on_device", False) else None
 
 
 FACE_RULE_ALL = "max over the faces of a frame, then video aggregation over frames"

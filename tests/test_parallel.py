@@ -326,3 +326,19 @@ def test_a_video_that_kills_its_worker_fails_alone(tmp_path, monkeypatch):
     pv = failed["synthetic/real/original/real_01"]
     assert pv.failure_kind == "worker died" and f"died {MAX_ATTEMPTS} times" in pv.failure
     assert all(p.units is not None for p in out if p.failure is None)
+
+
+def test_batched_face_detectors_follow_the_model_to_its_gpu():
+    """Issue 19: on a GPU run the RetinaFace/MTCNN recipes detect on the model's device (no CPU
+    face stage); dlib croppers, CPU runs and worker-prepared faces stay on the CPU."""
+    from dfbench.registry import get_registry
+    from dfbench.runner import face_detection_device
+
+    reg = get_registry()
+    assert face_detection_device(reg, "laanet_official", "cuda:1") == "cuda:1"
+    assert face_detection_device(reg, "lipforensics_official", "cuda") == "cuda"
+    assert face_detection_device(reg, "laanet_official", "cpu") is None
+    assert face_detection_device(reg, "dlib_align", "cuda") is None
+    assert face_detection_device(reg, "laanet_official", "cuda", workers=2) is None
+    assert face_detection_device(reg, "laanet_official", "cuda", executor="ray") is None
+    assert face_detection_device(reg, "dfb", "cuda") is None  # DeepfakeBench's dlib recipe

@@ -116,6 +116,9 @@ class RecipeCropper:
     max_size: int | None = 2048
     confidence: float | None = None
     rounds_boxes = True  # retinaface-pytorch's predict_jsons rounds boxes to 2 decimals
+    detects_on_device = True
+    """Its face detector is a batched network (RetinaFace/MTCNN) that can run on the model's GPU
+    (``device``); the runner then needs no CPU face stage (see ``runner.face_detection_device``)."""
 
     def __init__(self, *, face_detector: str = "auto", detector_weights: str | None = None, device: str = "cpu",
                  offline_fallback: str = "mtcnn", identity: str | None = None,

@@ -66,6 +66,8 @@ def dfb_align(frame: np.ndarray, five: np.ndarray, res: int = 256, scale: float 
 class DFBCropper(RecipeCropper):
     """DeepfakeBench's dlib recipe, second detection included."""
 
+    detects_on_device = False  # dlib on the CPU, as DeepfakeBench's recipe
+
     name = "dfb"
     rounds_boxes = False
 
