@@ -441,3 +441,16 @@ def prefetch(stage: FaceStage, items: list[VideoItem], depth: int = 2) -> Iterat
                 q.get(timeout=0.1)
             except queue.Empty:
                 pass
+
+
+def face_detection_device(reg: Any, cropper_name: str, device: str, workers: int = 0,
+                          executor: str = "local") -> str | None:
+    """Where the face detector runs: on the model's GPU when the cropper's detector is a batched
+    network (the RetinaFace/MTCNN recipes take a ``device``) and the faces are prepared in this
+    process, so one GPU process needs no CPU face stage. dlib croppers, CPU runs and runs whose
+    faces are prepared by worker processes or Ray tasks keep the CPU (None). Recorded in the
+    protocol as ``cropper.face_device`` (GPU and CPU detections may differ in the last bits)."""
+    if str(device) == "cpu" or workers or executor != "local":
+        return None
+    factory = load_object(reg.cropper(cropper_name).factory)
+    return str(device) if getattr(factory, "detects_on_device", False) else None

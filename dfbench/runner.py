@@ -28,7 +28,7 @@ from .media.policy import MISSING_FACE_POLICIES
 from .parallel import check_executor
 from .parallel.batching import score_stream
 from .parallel.stream import prepared_stream
-from .pipeline import FaceStage, ModelStage, SystemicFailure
+from .pipeline import FaceStage, ModelStage, SystemicFailure, face_detection_device
 from .registry import Registry, get_registry
 from .results import (
     PARTIAL_FILE,
@@ -421,19 +421,6 @@ def _score_all(source: Any, model_stage: ModelStage, out: Path,
         except SystemicFailure as e:
             raise DfbenchError(f"{e}. The run stopped; what was scored is kept in {out / PARTIAL_FILE}; fix the "
                                f"cause and re-run the same command to resume.") from e
-
-
-def face_detection_device(reg: Registry, cropper_name: str, device: str, workers: int = 0,
-                          executor: str = "local") -> str | None:
-    """Where the face detector runs: on the model's GPU when the cropper's detector is a batched
-    network (the RetinaFace/MTCNN recipes take a ``device``) and the faces are prepared in this
-    process, so one GPU process needs no CPU face stage. dlib croppers, CPU runs and runs whose
-    faces are prepared by worker processes or Ray tasks keep the CPU (None). Recorded in the
-    protocol as ``cropper.face_device`` (GPU and CPU detections may differ in the last bits)."""
-    if str(device) == "cpu" or workers or executor != "local":
-        return None
-    factory = load_object(reg.cropper(cropper_name).factory)
-    return str(device) if getattr(factory, "detects_on_device", False) else None
 
 
 FACE_RULE_ALL = "max over the faces of a frame, then video aggregation over frames"

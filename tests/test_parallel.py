@@ -175,18 +175,25 @@ def test_ray_results_equal_a_local_run_even_when_a_worker_is_killed(local_run, r
     _same(ref, res, ref_pred, pd.read_parquet(tmp_path / "ray" / "predictions.parquet"))
     assert res["throughput"]["executor"] == "ray" and res["throughput"]["ray"]["shards"] >= 2
 
-    stop, killed = threading.Event(), []
-    killer = threading.Thread(target=_kill_one_shard_worker, args=(stop, killed), daemon=True)
-    killer.start()
-    try:
-        res = evaluate(DET, "demo", output=tmp_path / "ray_killed", executor="ray", **RUN)
-    finally:
-        stop.set()
-        killer.join(5)
-    assert killed, "no shard worker was seen running: the test did not kill anything"
+    # A kill can land just after a one-video shard handed its result back (then nothing is left to
+    # retry); every attempt must still equal the local run, and up to three attempts are made until
+    # one kill has cost an unfinished shard, which must then be retried.
+    for attempt in range(3):
+        stop, killed = threading.Event(), []
+        killer = threading.Thread(target=_kill_one_shard_worker, args=(stop, killed), daemon=True)
+        killer.start()
+        out = tmp_path / f"ray_killed_{attempt}"
+        try:
+            res = evaluate(DET, "demo", output=out, executor="ray", **RUN)
+        finally:
+            stop.set()
+            killer.join(5)
+        assert killed, "no shard worker was seen running: the test did not kill anything"
+        assert res["throughput"]["ray"]["videos_retried"] <= 2 * 1  # shards here are one video each
+        _same(ref, res, ref_pred, pd.read_parquet(out / "predictions.parquet"))
+        if res["throughput"]["ray"]["shards_retried"] >= 1:
+            break
     assert res["throughput"]["ray"]["shards_retried"] >= 1
-    assert res["throughput"]["ray"]["videos_retried"] <= 2 * 1  # shards here are one video each
-    _same(ref, res, ref_pred, pd.read_parquet(tmp_path / "ray_killed" / "predictions.parquet"))
 
 
 @pytest.mark.slow

@@ -118,7 +118,7 @@ class RecipeCropper:
     rounds_boxes = True  # retinaface-pytorch's predict_jsons rounds boxes to 2 decimals
     detects_on_device = True
     """Its face detector is a batched network (RetinaFace/MTCNN) that can run on the model's GPU
-    (``device``); the runner then needs no CPU face stage (see ``runner.face_detection_device``)."""
+    (``device``); the runner then needs no CPU face stage (see ``pipeline.face_detection_device``)."""
 
     def __init__(self, *, face_detector: str = "auto", detector_weights: str | None = None, device: str = "cpu",
                  offline_fallback: str = "mtcnn", identity: str | None = None,
