@@ -61,3 +61,46 @@ class SAM:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.base.zero_grad(set_to_none=set_to_none)
+
+
+def sam_step(sam: SAM | None, step, rt):
+    """One SAM update inside the training core's step (``Task.optimizer_step``), shared by every
+    task that trains with SAM (LAA-Net, SBI): None without SAM (the core's plain step runs).
+
+    The first forward/backward gives the ascent direction; SAM climbs to the sharpest nearby point,
+    the second forward/backward takes the gradient there, and the base optimiser steps from the
+    original weights. With a GradScaler the first gradients are unscaled by hand (it allows one
+    ``unscale_`` per step) and a non-finite step is skipped on every process alike."""
+    if sam is None:
+        return None
+    terms = step.forward_backward()
+    scaler = step.scaler
+    if scaler is not None:
+        inv = 1.0 / float(scaler.get_scale())
+        for p in step.params:
+            if p.grad is not None:
+                p.grad.mul_(inv)
+        ok = all(bool(torch.isfinite(p.grad).all()) for p in step.params if p.grad is not None)
+        if rt.all_sum([0.0 if ok else 1.0])[0] != 0.0:
+            scaler.update(scaler.get_scale() / 2)
+            step.optimizer.zero_grad(set_to_none=True)
+            return {**terms, "skipped": 1.0}
+    sam.first_step()
+    step.optimizer.zero_grad(set_to_none=True)
+    step.forward_backward()
+    if scaler is not None:
+        sam.restore()
+        scaler.step(step.optimizer)
+        scaler.update()
+    else:
+        sam.second_step()
+    return terms
+
+
+def set_bn_momentum(module: torch.nn.Module, momentum: float | None) -> None:
+    """Every BatchNorm's running-statistics momentum (None: leave the network's own)."""
+    if momentum is None:
+        return
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.momentum = float(momentum)

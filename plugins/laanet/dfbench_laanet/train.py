@@ -36,7 +36,7 @@ from dfbench.training.trainer import train as core_train
 from .config import TrainConfig
 from .data import load_training_videos
 from .losses import LAANetLoss, LossNorm
-from .optim import SAM, lr_at
+from .optim import SAM, lr_at, sam_step, set_bn_momentum
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,17 @@ def build_detector_for(cfg: TrainConfig):
     return det
 
 
+def pair_run_settings(config) -> RunSettings:
+    """The core loop's settings for a task trained on real/pseudo-fake pairs (LAA-Net, SBI): the
+    ``run``/``data`` config sections mapped once, selection on held-out AUC, no core shuffle."""
+    r, d = config.run, config.data
+    return RunSettings(out_dir=r.out_dir, seed=r.seed, epochs=r.epochs, batch_size=r.batch_size,
+                       accum_steps=r.accum_steps, steps_per_epoch=r.steps_per_epoch, precision=r.precision,
+                       device=r.device, threads=r.threads, sync_bn=r.sync_bn, log_every=r.log_every,
+                       tensorboard=r.tensorboard, num_workers=d.num_workers, selection=SelectionRule("val_auc"),
+                       shuffle=False)  # PairDataset.set_epoch draws and shuffles the epoch's frames
+
+
 class LAANetTask(Task):
     family = "laanet"
     loss_key = "total"
@@ -110,12 +121,7 @@ class LAANetTask(Task):
 
     @property
     def settings(self) -> RunSettings:
-        r, d = self.config.run, self.config.data
-        return RunSettings(out_dir=r.out_dir, seed=r.seed, epochs=r.epochs, batch_size=r.batch_size,
-                           accum_steps=r.accum_steps, steps_per_epoch=r.steps_per_epoch, precision=r.precision,
-                           device=r.device, threads=r.threads, sync_bn=r.sync_bn, log_every=r.log_every,
-                           tensorboard=r.tensorboard, num_workers=d.num_workers, selection=SelectionRule("val_auc"),
-                           shuffle=False)  # PairDataset.set_epoch draws and shuffles the epoch's frames
+        return pair_run_settings(self.config)
 
     @property
     def selection_split(self) -> str:
@@ -123,10 +129,7 @@ class LAANetTask(Task):
 
     def build(self):
         det = build_detector_for(self.config)
-        if self.config.run.bn_momentum is not None:
-            for m in det.net.modules():
-                if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                    m.momentum = float(self.config.run.bn_momentum)
+        set_bn_momentum(det.net, self.config.run.bn_momentum)
         return det
 
     def make_optimizer(self, params):
@@ -204,30 +207,7 @@ class LAANetTask(Task):
                          self.norm if self._in_step else None)
 
     def optimizer_step(self, step):
-        if self.sam is None:
-            return None
-        terms = step.forward_backward()
-        scaler = step.scaler
-        if scaler is not None:  # unscale by hand: GradScaler allows one unscale_ per step
-            inv = 1.0 / float(scaler.get_scale())
-            for p in step.params:
-                if p.grad is not None:
-                    p.grad.mul_(inv)
-            ok = all(bool(torch.isfinite(p.grad).all()) for p in step.params if p.grad is not None)
-            if self.rt.all_sum([0.0 if ok else 1.0])[0] != 0.0:
-                scaler.update(scaler.get_scale() / 2)
-                step.optimizer.zero_grad(set_to_none=True)
-                return {**terms, "skipped": 1.0}
-        self.sam.first_step()
-        step.optimizer.zero_grad(set_to_none=True)
-        step.forward_backward()
-        if scaler is not None:
-            self.sam.restore()
-            scaler.step(step.optimizer)
-            scaler.update()
-        else:
-            self.sam.second_step()
-        return terms
+        return sam_step(self.sam, step, self.rt)
 
     def weights_extra(self, selection):
         cfg = self.config

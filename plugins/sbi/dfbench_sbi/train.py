@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from dfbench.errors import DfbenchError
-from dfbench.training import RunSettings, SelectionRule, Task
+from dfbench.training import RunSettings, Task
 from dfbench.training.trainer import TrainResult
 from dfbench.training.trainer import train as core_train
 
@@ -87,23 +87,19 @@ class SBITask(Task):
 
     @property
     def settings(self) -> RunSettings:
-        r, d = self.config.run, self.config.data
-        return RunSettings(out_dir=r.out_dir, seed=r.seed, epochs=r.epochs, batch_size=r.batch_size,
-                           accum_steps=r.accum_steps, steps_per_epoch=r.steps_per_epoch, precision=r.precision,
-                           device=r.device, threads=r.threads, sync_bn=r.sync_bn, log_every=r.log_every,
-                           tensorboard=r.tensorboard, num_workers=d.num_workers, selection=SelectionRule("val_auc"),
-                           shuffle=False)  # PairDataset.set_epoch draws and shuffles the epoch's frames
+        from dfbench_laanet.train import pair_run_settings
+
+        return pair_run_settings(self.config)
 
     @property
     def selection_split(self) -> str:
         return f"{self.config.data.source}:{self.config.data.val_split}"
 
     def build(self):
+        from dfbench_laanet.optim import set_bn_momentum
+
         det = build_detector_for(self.config)
-        if self.config.run.bn_momentum is not None:
-            for m in det.net.modules():
-                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                    m.momentum = float(self.config.run.bn_momentum)
+        set_bn_momentum(det.net, self.config.run.bn_momentum)
         return det
 
     def make_optimizer(self, params):
@@ -176,30 +172,9 @@ class SBITask(Task):
         return {"loss": F.cross_entropy(out["out"].float(), labels)}
 
     def optimizer_step(self, step):
-        if self.sam is None:
-            return None
-        terms = step.forward_backward()
-        scaler = step.scaler
-        if scaler is not None:  # GradScaler allows one unscale_ per step: unscale by hand
-            inv = 1.0 / float(scaler.get_scale())
-            for p in step.params:
-                if p.grad is not None:
-                    p.grad.mul_(inv)
-            ok = all(bool(torch.isfinite(p.grad).all()) for p in step.params if p.grad is not None)
-            if self.rt.all_sum([0.0 if ok else 1.0])[0] != 0.0:
-                scaler.update(scaler.get_scale() / 2)
-                step.optimizer.zero_grad(set_to_none=True)
-                return {**terms, "skipped": 1.0}
-        self.sam.first_step()  # climb to the sharpest nearby point, take the gradient there
-        step.optimizer.zero_grad(set_to_none=True)
-        step.forward_backward()
-        if scaler is not None:
-            self.sam.restore()
-            scaler.step(step.optimizer)
-            scaler.update()
-        else:
-            self.sam.second_step()
-        return terms
+        from dfbench_laanet.optim import sam_step
+
+        return sam_step(self.sam, step, self.rt)
 
     def weights_extra(self, selection):
         cfg = self.config
