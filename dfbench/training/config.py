@@ -213,3 +213,21 @@ def save_config(cfg: Any, path: str | Path) -> None:
 
 __all__ = ["PRECISIONS", "ConfigError", "load_config", "merge", "parse_override", "read_yaml", "save_config", "to_dict",
            "to_yaml"]
+
+
+class ConfigMethods:
+    """``to_dict`` / ``to_yaml`` / ``save`` / ``from_dict`` for a family's top-level config
+    dataclass (mixed in, so every family reads and writes its config the same way)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    def to_yaml(self) -> str:
+        return to_yaml(self)
+
+    def save(self, path: str | Path) -> None:
+        save_config(self, path)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None, source: str | None = None):
+        return merge(cls(), data or {}, source=source)

@@ -115,25 +115,12 @@ class RunConfig:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(core.ConfigMethods):
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        return core.to_dict(self)
-
-    def to_yaml(self) -> str:
-        return core.to_yaml(self)
-
-    def save(self, path: str | Path) -> None:
-        core.save_config(self, path)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None, source: str | None = None) -> TrainConfig:
-        return core.merge(cls(), data or {}, source=source)
 
     def validate(self) -> TrainConfig:
         from dfbench.training.data import TrainingDataError, check_selection_split
