@@ -277,6 +277,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     pc = (result.get("env") or {}).get("precision_choice") or {}
     if pc.get("mode") == "auto":
         cfg = pc["precision"] + (" + channels_last" if pc.get("channels_last") else "")
+        if pc.get("backend", "torch") != "torch":
+            cfg = f"{pc['backend']} {cfg}"
         lines.append(f"precision {cfg} (auto on {pc.get('device')}: max |logit - fp32| "
                      f"{pc.get('max_abs_logit_dev') or 0.0:.4f} <= {pc.get('tolerance')} on a calibration batch)")
     for m, pm in result.get("per_method", {}).items():

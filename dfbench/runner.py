@@ -113,7 +113,7 @@ def evaluate(
     precision: str = "auto",
     channels_last: bool | str = "auto",
     compile: bool = False,
-    backend: str = "torch",
+    backend: str = "auto",
     flip_test: bool | None = None,
     aggregation: str | None = None,
     frames_per_video: int | None = None,
@@ -159,15 +159,12 @@ def evaluate(
     det_id = detector_id_of(det)
     if not det.trained and not allow_untrained:
         raise DfbenchError(untrained_message(det, reg))
+    from .backends import EXPORTED, resolve_execution
     from .backends import attach as attach_backend
-    from .backends import precision_for
-    from .precision import choose as choose_precision
 
-    precision, channels_last = precision_for(backend, precision, channels_last)  # onnxruntime: fp32
-
-    # "auto": the fastest configuration whose logits stay within tolerance of fp32 (dfbench/precision.py).
-    pchoice = choose_precision(det, det_id, device, precision, channels_last)
-    precision, channels_last = pchoice.precision, pchoice.channels_last
+    # "auto": the fastest (runtime, precision, layout) whose logits stay within tolerance of fp32.
+    pchoice = resolve_execution(det, det_id, device, backend, precision, channels_last, executor)
+    precision, channels_last, backend = pchoice.precision, pchoice.channels_last, pchoice.backend
     spec_in = det.input_spec
     overrides = {k: v for k, v in {"flip_test": flip_test, "aggregation": aggregation,
                                   "frames_per_video": frames_per_video}.items() if v is not None}
@@ -202,8 +199,9 @@ def evaluate(
     if max_frames is None:
         max_frames = (dataset_options or {}).get("max_frames") or det.max_frames_for(ds_spec.name) or None
     signatures = {it.key: file_signature(it) for it in items}
-    stage_opts = dict(precision=precision, channels_last=channels_last, flip_test=input_spec.flip_test,
-                      batch_size=batch_size, compile=compile)
+    # An exported runtime gets the detector in fp32 and computes in its own precision.
+    stage_opts = dict(precision="fp32" if backend in EXPORTED else precision, channels_last=channels_last,
+                      flip_test=input_spec.flip_test, batch_size=batch_size, compile=compile)
     if executor == "ray":
         from .parallel.ray_exec import place_model
 
@@ -211,8 +209,10 @@ def evaluate(
     else:
         model_stage, run_batch = ModelStage(det, device=device, **stage_opts), None
     # onnxruntime swaps the network of a local model stage (and checks it against torch first).
-    backend_info = attach_backend(model_stage, backend, device) if run_batch is None else None
+    backend_info = attach_backend(model_stage, backend, device, precision) if run_batch is None else None
     effective = model_stage.effective()
+    if backend in EXPORTED:
+        effective.update(precision=precision, autocast=None)
 
     protocol = {
         "dataset": {"id": ds_spec.name, "version": ds_spec.version, "split": split,

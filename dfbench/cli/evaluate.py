@@ -38,8 +38,11 @@ from .options import (
               is_flag=False, flag_value="on",
               help="channels_last memory format (auto: on with auto or bf16/fp16 precision where it is faster).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (slow to start).")
-@click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), default="torch", show_default=True,
-              help="onnxruntime: export to ONNX (cached) and run with ONNX Runtime, fp32, logits checked against torch.")
+@click.option("--backend", type=click.Choice(["auto", "torch", "openvino", "onnxruntime"]), default="auto",
+              show_default=True,
+              help="auto: with --precision auto, the exported model on OpenVINO where it is installed and exportable "
+                   "(CPU; bf16 where native), else torch. openvino/onnxruntime: export to ONNX (cached) and run there, "
+                   "logits checked against torch fp32.")
 @click.option("--flip-test/--no-flip-test", default=None, help="Average logits with the mirrored crop (default: the detector's protocol).")
 @click.option("--frames", "frames_per_video", type=click.IntRange(min=1),
               help="Frames per video (default: the detector's protocol).")
