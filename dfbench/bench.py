@@ -140,25 +140,21 @@ def _units(detector: Any, batch: int):
     return detector.example_input(batch=batch, seed=1).numpy()
 
 
-def _model_stage(detector: Any, **kw: Any):
+def _model_stage(detector: Any, backend: str = "torch", **kw: Any):
+    from .backends import attach
     from .pipeline import ModelStage
 
-    # A fresh copy per configuration: ModelStage converts dtype / memory format in place.
-    return ModelStage(copy.deepcopy(detector), flip_test=False, **kw)
+    if backend == "torch":  # a fresh copy per configuration: ModelStage converts dtype / layout in place
+        return ModelStage(copy.deepcopy(detector), flip_test=False, **kw)
+    precision = kw.pop("precision")
+    stage = ModelStage(copy.deepcopy(detector), flip_test=False, **{**kw, "precision": "fp32", "channels_last": False})
+    attach(stage, backend, str(stage.device), precision)
+    return stage
 
 
-def measure_config(
-    detector: Any,
-    *,
-    precision: str,
-    channels_last: bool,
-    batch_size: int,
-    device: str = "cpu",
-    compile: bool = False,
-    warmup: int = 2,
-    iters: int = 10,
-) -> dict[str, Any]:
-    """Model-only throughput of one (precision, channels_last, compile) configuration."""
+def measure_config(detector: Any, *, precision: str, channels_last: bool, batch_size: int, device: str = "cpu",
+                   compile: bool = False, warmup: int = 2, iters: int = 10, backend: str = "torch") -> dict[str, Any]:
+    """Model-only throughput of one (backend, precision, channels_last, compile) configuration."""
     import torch
 
     units = _units(detector, batch_size)
@@ -166,20 +162,15 @@ def measure_config(
         torch.cuda.reset_peak_memory_stats(device)
     t0 = time.perf_counter()
     with _PeakRSS() as mem:
-        stage = _model_stage(
-            detector,
-            device=device,
-            precision=precision,
-            channels_last=channels_last,
-            batch_size=batch_size,
-            compile=compile,
-        )
+        stage = _model_stage(detector, backend, device=device, precision=precision, channels_last=channels_last,
+                             batch_size=batch_size, compile=compile)
         if compile:
             stage.logits(units)  # the first call compiles; timed separately
         setup_s = time.perf_counter() - t0
         times = _time_stage(stage, units, warmup, iters)
     median = _percentile(times, 50)
     row = {
+        "backend": backend,
         "precision": precision,
         "channels_last": bool(stage.channels_last),
         "compile": compile,
@@ -233,7 +224,8 @@ def _merge_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _add_speedups(rows: list[dict[str, Any]]) -> None:
     """``speedup_vs_fp32_nchw`` of each row against the fp32, channels-first, eager row of this run."""
-    base = next((r for r in rows if r["precision"] == "fp32" and not r["channels_last"] and not r["compile"]), None)
+    base = next((r for r in rows if r["precision"] == "fp32" and not r["channels_last"] and not r["compile"]
+                 and r.get("backend", "torch") == "torch"), None)
     ref = base["units_per_s"] if base else None
     for r in rows:
         r["speedup_vs_fp32_nchw"] = (r["units_per_s"] / ref) if ref and r["units_per_s"] else None
@@ -262,6 +254,7 @@ def bench_detector(
     precisions: Sequence[str] | None = None,
     channels_last: Sequence[bool] = (False, True),
     compile: bool = False,
+    backends: Sequence[str] | None = None,
     device: str = "cpu",
     warmup: int = 2,
     iters: int = 10,
@@ -315,51 +308,40 @@ def bench_detector(
     units_per_video = spec.frames_per_video if spec.unit == "frame" else None
     tta = 2 if spec.flip_test else 1
     latency = measure_latency(det, device=device, iters=latency_iters)
-    configs = [(prec, cl) for prec in chosen for cl in layouts]
+    configs = [("torch", prec, cl) for prec in chosen for cl in layouts]
+    # Exported runtimes: those --backend auto would try, unless precisions or backends are given.
+    wanted = backends if backends is not None else (None if precisions is None else ())
+    configs += [c for c in exported_configs(device, wanted) if c[1] in chosen]
     if repeats < 1:
         raise DfbenchError(f"--repeats must be at least 1, got {repeats}")
-    rounds: dict[tuple[str, bool], list[dict[str, Any]]] = {c: [] for c in configs}
+    rounds: dict[tuple[str, str, bool], list[dict[str, Any]]] = {c: [] for c in configs}
+    skipped: dict[tuple[str, str, bool], str] = {}
     for _ in range(repeats):
-        for prec, cl in configs:
-            rounds[(prec, cl)].append(
-                measure_config(
-                    det,
-                    precision=prec,
-                    channels_last=cl,
-                    batch_size=batch_size,
-                    device=device,
-                    warmup=warmup,
-                    iters=iters,
-                )
-            )
+        for c in configs:
+            if c in skipped:
+                continue
+            try:
+                rounds[c].append(measure_config(det, backend=c[0], precision=c[1], channels_last=c[2],
+                                                batch_size=batch_size, device=device, warmup=warmup, iters=iters))
+            except DfbenchError as e:  # not exportable, or outside tolerance: reported, not measured
+                skipped[c] = str(e)
     rows = []
-    for prec, cl in configs:
-        row = _merge_rounds(rounds[(prec, cl)])
-        if support.get(prec):
-            row["note"] = support[prec]
+    for c in configs:
+        if c in skipped:
+            log.info("%s %s: not measured (%s)", c[0], c[1], skipped[c])
+            continue
+        row = _merge_rounds(rounds[c])
+        if support.get(c[1]):
+            row["note"] = support[c[1]]
         rows.append(row)
-        log.info(
-            "%s %s channels_last=%s: %.2f units/s (min %.2f, max %.2f%s)",
-            detector_id_of(det) if hasattr(det, "spec") else "",
-            prec,
-            cl,
-            row["units_per_s"] or 0,
-            row["units_per_s_min"],
-            row["units_per_s_max"],
-            ", noisy" if row["noisy"] else "",
-        )
+        log.info("%s %s: %.2f units/s (min %.2f, max %.2f%s)", detector_id_of(det) if hasattr(det, "spec") else "",
+                 _tag(row), row["units_per_s"] or 0, row["units_per_s_min"], row["units_per_s_max"],
+                 ", noisy" if row["noisy"] else "")
     best = max(rows, key=lambda r: r["units_per_s"] or 0.0)
     if compile:
-        crow = measure_config(
-            det,
-            precision=best["precision"],
-            channels_last=best["channels_last"],
-            batch_size=batch_size,
-            device=device,
-            compile=True,
-            warmup=warmup,
-            iters=iters,
-        )
+        torch_best = max((r for r in rows if r["backend"] == "torch"), key=lambda r: r["units_per_s"] or 0.0)
+        crow = measure_config(det, precision=torch_best["precision"], channels_last=torch_best["channels_last"],
+                              batch_size=batch_size, device=device, compile=True, warmup=warmup, iters=iters)
         rows.append(_merge_rounds([crow]))  # compiling is slow: one round
         best = max(rows, key=lambda r: r["units_per_s"] or 0.0)
     _add_speedups(rows)
@@ -368,16 +350,9 @@ def bench_detector(
     if end_to_end:
         with tempfile.TemporaryDirectory(prefix="dfbench-bench-") as tmp:
             path = Path(video) if video else generated_video(video_dir or tmp)
-            e2e = measure_end_to_end(
-                det,
-                path,
-                device=device,
-                precision=best["precision"],
-                channels_last=best["channels_last"],
-                batch_size=batch_size,
-                repeats=e2e_repeats,
-                registry=reg,
-            )
+            e2e = measure_end_to_end(det, path, device=device, precision=best["precision"],
+                                     channels_last=best["channels_last"], batch_size=batch_size,
+                                     repeats=e2e_repeats, registry=reg, backend=best["backend"])
             if video is None:
                 e2e["video"] = (
                     f"generated {E2E_SECONDS}-s {E2E_SIZE[0]}x{E2E_SIZE[1]} talking head (H.264)"
@@ -413,7 +388,7 @@ def bench_detector(
         "throughput": rows,
         "best": {
             k: best[k]
-            for k in ("precision", "channels_last", "compile", "batch_size", "units_per_s")
+            for k in ("backend", "precision", "channels_last", "compile", "batch_size", "units_per_s")
         },
         "precision_support": support,
         "peak_memory_mb": {"rss_delta": peak}
@@ -431,8 +406,10 @@ def bench_detector(
         "latency_ms_p50": round(latency["p50"], 3),
         "latency_ms_p95": round(latency["p95"], 3),
         "units_per_s": round(best["units_per_s"], 3) if best["units_per_s"] else None,
-        "best_config": f"{best['precision']}{' + channels_last' if best['channels_last'] else ''}"
+        "best_config": f"{_backend_prefix(best)}{best['precision']}{' + channels_last' if best['channels_last'] else ''}"
         f"{' + compile' if best['compile'] else ''} @ batch {batch_size}",
+        "not_measured": {_tag({"backend": b, "precision": p, "channels_last": cl, "compile": False}): why
+                         for (b, p, cl), why in skipped.items()},
         "videos_per_s": round(e2e["videos_per_s"], 4) if e2e else None,
         "peak_rss_delta_mb": peak,
         "repeats": repeats,
@@ -441,8 +418,22 @@ def bench_detector(
     return result
 
 
+def _backend_prefix(r: dict[str, Any]) -> str:
+    return "" if r.get("backend", "torch") == "torch" else f"{r['backend']} "
+
+
 def _tag(r: dict[str, Any]) -> str:
-    return f"{r['precision']}{' cl' if r['channels_last'] else ''}{' compile' if r['compile'] else ''}"
+    return f"{_backend_prefix(r)}{r['precision']}{' cl' if r['channels_last'] else ''}{' compile' if r['compile'] else ''}"
+
+
+def exported_configs(device: str, backends: Sequence[str] | None) -> list[tuple[str, str, bool]]:
+    """(backend, precision, False) of the exported runtimes to measure (None: those ``--backend
+    auto`` would try on ``device``, i.e. OpenVINO on a CPU where it is installed)."""
+    from .precision import execution_candidates
+
+    if backends is None:
+        return [c for c in execution_candidates(device, "frame", "auto") if c[0] != "torch"]
+    return [c for b in backends if b != "torch" for c in execution_candidates(device, "frame", b)]
 
 
 def summary_lines(res: dict[str, Any]) -> list[str]:

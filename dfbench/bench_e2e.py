@@ -50,6 +50,7 @@ def measure_end_to_end(
     batch_size: int = 16,
     repeats: int = 1,
     registry: Any = None,
+    backend: str = "torch",
 ) -> dict[str, Any]:
     """Videos/s through decode + faces + model on ``video``, with the detector's protocol."""
     from .media.decode import probe, read_frames
@@ -65,6 +66,7 @@ def measure_end_to_end(
 
     model = _model_stage(
         detector,
+        backend,
         device=device,
         precision=precision,
         channels_last=channels_last,
@@ -107,6 +109,7 @@ def measure_end_to_end(
         "units": best["units"],
         "unit": spec.unit,
         "flip_test": spec.flip_test,
+        "backend": backend,
         "precision": precision,
         "channels_last": bool(model.channels_last),
         "cropper": spec.cropper,

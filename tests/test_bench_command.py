@@ -159,9 +159,15 @@ def test_cli_bench_every_installed_detector_test_variant(tmp_path):
     for d in docs:
         assert d["params"] > 0 and d["gmacs"] > 0, d["detector"]["id"]
         layouts = [False, True] if d["input"]["unit"] == "frame" else [False]
-        assert [(r["precision"], r["channels_last"]) for r in d["throughput"]] == [
+        assert [(r["precision"], r["channels_last"]) for r in d["throughput"] if r["backend"] == "torch"] == [
             (p, cl) for p in native for cl in layouts
         ]
+        # Every exported configuration --backend auto would try is timed or says why not.
+        from dfbench.bench import exported_configs
+
+        for b, p, _ in exported_configs("cpu", None):
+            timed = any(r["backend"] == b and r["precision"] == p for r in d["throughput"])
+            assert timed or f"{b} {p}" in d["summary"]["not_measured"], (d["detector"]["id"], b, p)
         assert d["summary"]["units_per_s"] > 0 and d["env"]["torch"] == torch.__version__
         assert d["detector"]["id"] in res.output  # the table is printed when writing to a file
 
@@ -208,3 +214,22 @@ def test_cli_end_to_end_on_a_given_video_prints_json(tmp_path, monkeypatch):
     assert doc["summary"]["videos_per_s"] == pytest.approx(e["videos_per_s"], rel=1e-3)
     assert [(r["precision"], r["channels_last"]) for r in doc["throughput"]] == [("fp32", False)]
     assert any("end to end" in line for line in summary_lines(doc))
+
+
+def test_bench_times_the_exported_runtime_auto_would_pick():
+    """Issue 16: ``dfbench bench`` measures what ``--backend auto`` may choose (OpenVINO on a CPU),
+    so "the default is the fastest configuration bench finds" can be checked on any machine."""
+    pytest.importorskip("openvino")
+    res = bench_detector(_conv_detector(), batch_size=2, iters=1, warmup=0, latency_iters=1, end_to_end=False,
+                         repeats=1)
+    rows = {(r["backend"], r["precision"], r["channels_last"]) for r in res["throughput"]}
+    assert ("openvino", "fp32", False) in rows and ("torch", "fp32", False) in rows
+    assert res["best"]["backend"] in {"torch", "openvino"}
+    if res["best"]["backend"] == "openvino":
+        assert res["summary"]["best_config"].startswith("openvino ")
+    ov = next(r for r in res["throughput"] if r["backend"] == "openvino")
+    assert "openvino" in "\n".join(summary_lines(res))
+    assert ov["speedup_vs_fp32_nchw"] is not None  # against torch fp32 NCHW of the same run
+    only_torch = bench_detector(_conv_detector(), batch_size=2, iters=1, warmup=0, latency_iters=1,
+                                end_to_end=False, repeats=1, backends=["torch"])
+    assert {r["backend"] for r in only_torch["throughput"]} == {"torch"}

@@ -38,6 +38,8 @@ from .options import device_option
     is_flag=True,
     help="Also time torch.compile of the fastest configuration.",
 )
+@click.option("--backends", help="Comma-separated exported runtimes to time as well, e.g. openvino,onnxruntime "
+              "(default: those --backend auto would try; 'torch' for torch only).")
 @device_option
 @click.option("--threads", type=int, help="torch intra-op threads (default: torch's choice).")
 @click.option("--iters", default=10, show_default=True, help="Timed batches per configuration and round.")
@@ -75,6 +77,7 @@ def bench_command(
     precisions,
     channels_last,
     compile_,
+    backends,
     device,
     threads,
     iters,
@@ -85,7 +88,7 @@ def bench_command(
     no_e2e,
     output,
 ):
-    """Params, GMACs, latency, throughput per precision/layout, peak memory and end-to-end videos/s."""
+    """Params, GMACs, latency, throughput per runtime/precision/layout, peak memory and end-to-end videos/s."""
     import json
 
     if threads:
@@ -94,6 +97,7 @@ def bench_command(
         torch.set_num_threads(threads)
     layouts = {"both": (False, True), "on": (True,), "off": (False,)}[channels_last]
     precs = [p.strip() for p in precisions.split(",") if p.strip()] if precisions else None
+    runtimes = [b.strip() for b in backends.split(",") if b.strip()] if backends else None
     from ..bench import bench_detector, expand_detectors, summary_lines
 
     ids = expand_detectors(detectors)
@@ -108,6 +112,7 @@ def bench_command(
                     precisions=precs,
                     channels_last=layouts,
                     compile=compile_,
+                    backends=runtimes,
                     device=device,
                     warmup=warmup,
                     iters=iters,

@@ -4,10 +4,13 @@ What ``dfbench run`` computes per batch (``dfbench.pipeline.ModelStage``), under
 protocol (flip test on) and without it:
 
 - ``fp32_two_pass``: fp32, the crops and their mirrors in two forwards (the runner before issue 16);
-- ``fp32``: fp32 NCHW, one forward over crops + mirrors (``--precision fp32``, the exact path);
-- ``auto``: the default ``--precision auto --channels-last auto`` (bf16 + channels_last on a CPU
-  with AMX/AVX-512 bf16), chosen by ``dfbench.precision``;
-- ``auto_compile``: ``auto`` with LAA-Net's folded network under torch.compile (inductor; the
+- ``fp32``: fp32 NCHW (``--precision fp32``, the exact path);
+- ``torch_auto``: ``--backend torch`` with ``--precision auto --channels-last auto`` (bf16 +
+  channels_last on a CPU with AMX/AVX-512 bf16), chosen by ``dfbench.precision``;
+- ``auto``: the default flags (``--backend auto --precision auto``): on a CPU with OpenVINO
+  installed, the exported model on OpenVINO (bf16 where native), as the runner resolves it;
+- ``openvino_fp32``: ``--backend openvino --precision fp32``;
+- ``auto_compile``: ``torch_auto`` with LAA-Net's folded network under torch.compile (inductor; the
   compile time, ~100 s for B4 on a small CPU, is in the untimed warm-up round and reported);
 - ``onnxruntime``: ``--backend onnxruntime`` (fp32).
 
@@ -30,7 +33,7 @@ import torch
 BATCH = 8
 THREADS = int(os.environ.get("DFBENCH_BENCH_THREADS", "2"))
 VARIANT = os.environ.get("DFBENCH_BENCH_LAANET_VARIANT", "efnb4")  # "test" for a quick smoke run
-CASES = ("fp32_two_pass", "fp32", "auto", "auto_compile", "onnxruntime")
+CASES = ("fp32_two_pass", "fp32", "torch_auto", "auto", "openvino_fp32", "auto_compile", "onnxruntime")
 
 
 @pytest.fixture(scope="module")
@@ -52,21 +55,25 @@ def units(detector):
 def _stage(detector, case: str, flip: bool, cache) -> tuple:
     from dfbench import backends
     from dfbench.pipeline import ModelStage
-    from dfbench.precision import choose
 
+    os.environ["DFBENCH_CACHE"] = str(cache)
     det = copy.deepcopy(detector)
     if case == "auto_compile":
         det.configure_inference(compile=True)
-    if case in ("auto", "auto_compile"):
-        os.environ["DFBENCH_CACHE"] = str(cache)
-        c = choose(det, f"laanet_{VARIANT}", "cpu")
-        stage = ModelStage(det, precision=c.precision, channels_last=c.channels_last, flip_test=flip,
-                           batch_size=BATCH)
-        return stage, {"precision": c.precision, "channels_last": c.channels_last,
-                       "max_abs_logit_dev": c.max_abs_logit_dev}
+    if case in ("torch_auto", "auto", "auto_compile", "openvino_fp32"):
+        backend = {"torch_auto": "torch", "auto_compile": "torch", "auto": "auto", "openvino_fp32": "openvino"}[case]
+        c = backends.resolve_execution(det, f"laanet_{VARIANT}", "cpu", backend,
+                                       "fp32" if case == "openvino_fp32" else "auto", "auto")
+        exported = c.backend in backends.EXPORTED
+        stage = ModelStage(det, precision="fp32" if exported else c.precision, channels_last=c.channels_last,
+                           flip_test=flip, batch_size=BATCH)
+        info = {"backend": c.backend, "precision": c.precision, "channels_last": c.channels_last,
+                "max_abs_logit_dev": c.max_abs_logit_dev}
+        if exported:
+            backends.attach(stage, c.backend, "cpu", c.precision)
+        return stage, info
     stage = ModelStage(det, flip_test=flip and case != "fp32_two_pass", batch_size=BATCH)
     if case == "onnxruntime":
-        os.environ["DFBENCH_CACHE"] = str(cache)
         return stage, backends.attach(stage, "onnxruntime")
     return stage, {"precision": "fp32", "channels_last": False}
 
