@@ -85,15 +85,13 @@ def precision_for(backend: str, precision: str, channels_last: Any) -> tuple[str
 
 
 def resolve_execution(detector: Any, detector_id: str, device: str, backend: str, precision: str,
-                      channels_last: Any, executor: str = "local") -> Any:
+                      channels_last: Any) -> Any:
     """The run's :class:`dfbench.precision.PrecisionChoice` (backend included) for the CLI's settings."""
     from .precision import choose
 
     precision, channels_last = precision_for(backend, precision, channels_last)  # onnxruntime: fp32
-    if executor == "ray":  # exported runtimes run in this process only; Ray actors run torch
-        if backend in EXPORTED:
-            raise DfbenchError(f"--backend {backend} runs in the local process; use --backend torch with --executor ray")
-        backend = "torch"
+    # With --executor ray the model stays in this (driver) process unless it needs a cluster GPU,
+    # where the exported runtimes are never candidates: the same resolution holds.
     return choose(detector, detector_id, device, precision, channels_last, backend=backend)
 
 

@@ -163,7 +163,7 @@ def evaluate(
     from .backends import attach as attach_backend
 
     # "auto": the fastest (runtime, precision, layout) whose logits stay within tolerance of fp32.
-    pchoice = resolve_execution(det, det_id, device, backend, precision, channels_last, executor)
+    pchoice = resolve_execution(det, det_id, device, backend, precision, channels_last)
     precision, channels_last, backend = pchoice.precision, pchoice.channels_last, pchoice.backend
     spec_in = det.input_spec
     overrides = {k: v for k, v in {"flip_test": flip_test, "aggregation": aggregation,
@@ -209,6 +209,9 @@ def evaluate(
     else:
         model_stage, run_batch = ModelStage(det, device=device, **stage_opts), None
     # onnxruntime swaps the network of a local model stage (and checks it against torch first).
+    if run_batch is not None and backend in EXPORTED:
+        raise DfbenchError(f"--backend {backend} runs in this process; the model would run in a Ray GPU actor: "
+                           f"use --backend torch")
     backend_info = attach_backend(model_stage, backend, device, precision) if run_batch is None else None
     effective = model_stage.effective()
     if backend in EXPORTED:

@@ -8,8 +8,9 @@ benchmark's rounds (units per round divided by the round's max / median / min ti
 a benchmark stores in ``extra_info`` (a ratio, a slowdown), the stored value. Rows whose benchmark
 is missing from the JSON are listed as "not measured" so a partial run cannot pass for a full one.
 Official-code anchors are never taken from this project's own models: they come only from
-``--anchors`` (``{"row label": "0.54 img/s (official float64 + flip, same sitting)"}``); rows that
-run this project's model in float64 say so.
+``--anchors`` (``{"row label": "0.54 img/s (official float64 + flip, same sitting)"}``), each
+naming its sitting; rows that run this project's model in float64 say so. Rows of
+``bench_zoo.py`` also state what ``auto`` resolved to (from its ``extra_info``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ ROWS: list[tuple[str, str, tuple]] = [
      ("rate", 8, "img/s", False)),
     ("LAA-Net 384, batch 8, flip off, default flags (auto)", "*bench_fastpath.py::*[[]auto-flip_off]",
      ("rate", 8, "img/s", False)),
+    ("LAA-Net 384, batch 8, flip on, --backend torch (auto: bf16 + channels_last)",
+     "*bench_fastpath.py::*[[]torch_auto-flip_on]", ("rate", 8, "img/s", False)),
+    ("LAA-Net 384, batch 8, flip off, --backend torch (auto: bf16 + channels_last)",
+     "*bench_fastpath.py::*[[]torch_auto-flip_off]", ("rate", 8, "img/s", False)),
+    ("LAA-Net 384, batch 8, flip on, --backend openvino --precision fp32",
+     "*bench_fastpath.py::*[[]openvino_fp32-flip_on]", ("rate", 8, "img/s", False)),
     ("LAA-Net 384, batch 8, flip on, --precision fp32", "*bench_fastpath.py::*[[]fp32-flip_on]",
      ("rate", 8, "img/s", False)),
     ("LAA-Net 384, batch 8, flip on, auto + torch.compile", "*bench_fastpath.py::*[[]auto_compile-flip_on]",
@@ -43,6 +50,11 @@ ROWS: list[tuple[str, str, tuple]] = [
      ("rate", 16, "img/s", False)),
     ("LAA-Net training step, 384, SAM, this project's model in float64 (NOT the official code)",
      "*bench_laanet_train.py::*[[]fp64]", ("rate", 16, "img/s", False)),
+    *[(f"{name}, batch 8, {flags}", f"*bench_zoo.py::*[[]{family}-{case}]", ("rate", 8, "img/s", False))
+      for family, name in (("sbi", "SBI EfficientNet-B4 380"), ("xception", "Xception (DeepfakeBench) 256"),
+                           ("efficientnet_b4", "EfficientNet-B4 (DeepfakeBench) 256"), ("spsl", "SPSL 256"),
+                           ("univfd", "UnivFD CLIP ViT-L/14 224"))
+      for case, flags in (("auto", "default flags (auto)"), ("fp32", "--precision fp32"))],
     ("RECCE inference 299, batch 8, bf16 + channels_last", "*bench_recce.py::*[[]bf16_channels_last-default]",
      ("rate", 8, "img/s", False)),
     ("RECCE inference 299, batch 8, fp32", "*bench_recce.py::*[[]fp32-default]", ("rate", 8, "img/s", False)),
@@ -85,7 +97,7 @@ def table(doc: dict, anchors: dict[str, str] | None = None) -> str:
     when = doc.get("datetime", "?")
     cpu = (doc.get("machine_info", {}).get("cpu") or {}).get("brand_raw") or doc.get("machine_info", {}).get("processor", "")
     lines = [f"Measured in one `make bench` sitting ({when}, {cpu}); min / median / max over the rounds.", "",
-             "| what | min | median | max | unit | official-code anchor (same sitting) |",
+             "| what | min | median | max | unit | official-code anchor (its source and sitting) |",
              "|---|---|---|---|---|---|"]
     for label, pattern, fig in ROWS:
         hits = [b for b in benches if fnmatch.fnmatchcase(b.get("fullname", ""), pattern)]
@@ -94,6 +106,9 @@ def table(doc: dict, anchors: dict[str, str] | None = None) -> str:
             lines.append(f"| {label} | | not measured | | | {anchor} |")
             continue
         lo, med, hi, unit = figure(hits[0], fig)
+        extra = hits[0].get("extra_info", {})
+        if "bench_zoo.py" in pattern and "backend" in extra:
+            label = f"{label} [{extra['backend']} {extra.get('precision', '')}]"
         lines.append(f"| {label} | {lo} | {med} | {hi} | {unit} | {anchor} |")
     return "\n".join(lines)
 
