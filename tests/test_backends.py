@@ -170,3 +170,25 @@ def test_run_with_auto_backend_records_what_ran(tmp_path, monkeypatch):
                          backend="torch")
     assert "backend" not in torch_run["protocol"]
     assert torch_run["protocol_hash"] != res["protocol_hash"]
+
+
+def test_a_runtime_error_on_one_video_fails_only_that_video(tmp_path, monkeypatch):
+    """The exported path keeps the runner's promise: one bad batch is that video's failure."""
+    pytest.importorskip("openvino")
+    from dfbench.runner import evaluate
+
+    calls = {"n": 0}
+    real = backends.OpenVinoModel.__call__
+
+    def flaky(self, x):
+        calls["n"] += 1
+        if calls["n"] == 3:  # call 1 is attach's check; 2, 3, ... score the videos
+            raise RuntimeError("Exception from src/inference/src/cpp/infer_request.cpp: boom")
+        return real(self, x)
+
+    monkeypatch.setattr(backends.OpenVinoModel, "__call__", flaky)
+    res = evaluate("laanet_test.demo", "demo", limit=4, output=tmp_path / "run", progress=False,
+                   backend="openvino", precision="fp32")
+    assert res["env"]["backend"]["name"] == "openvino"
+    assert res["counts"]["videos_scored"] == 3 and len(res["failures"]) == 1
+    assert "boom" in res["failures"][0]["reason"]

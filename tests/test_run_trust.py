@@ -100,6 +100,12 @@ def test_fail_policy_stops_the_run_and_keeps_what_was_scored(testing_registry, b
 
 # -- item 4: one bad video never ends a run -----------------------------------------------------------
 
+# Faults injected into the network's Python forward exist only on the torch path (an exported
+# runtime runs the traced graph), so these runs pin --backend torch; the exported path's per-video
+# failures are tested in tests/test_backends.py.
+TORCH = {"backend": "torch"}
+
+
 def _raising(on_calls=None, exc=ValueError("boom from the model")):
     det = _oracle()
     calls = {"n": 0}
@@ -116,7 +122,7 @@ def _raising(on_calls=None, exc=ValueError("boom from the model")):
 
 
 def test_a_detector_raising_on_one_video_fails_only_that_video(testing_registry, clean, tmp_path):
-    res = _eval(testing_registry, clean, tmp_path / "r", det=_raising(on_calls={2}))
+    res = _eval(testing_registry, clean, tmp_path / "r", det=_raising(on_calls={2}), **TORCH)
     assert res["counts"]["videos_scored"] == 5 and res["counts"]["videos_failed"] == 1
     (fail,) = res["failures"]
     assert fail["kind"] == "ValueError" and "boom from the model" in fail["reason"]
@@ -143,11 +149,11 @@ def test_a_corruption_raising_on_one_video_fails_only_that_video(testing_registr
 
 def test_the_same_error_on_consecutive_videos_stops_the_run(testing_registry, clean, tmp_path):
     with pytest.raises(DfbenchError, match="same error on 3 consecutive videos.*boom"):
-        _eval(testing_registry, clean, tmp_path / "s", det=_raising(), max_consecutive_errors=3)
+        _eval(testing_registry, clean, tmp_path / "s", det=_raising(), max_consecutive_errors=3, **TORCH)
     assert not (tmp_path / "s" / "results.json").exists()
     # The failures of a systemic stop are not recorded: the re-run after the fix scores them.
     assert (tmp_path / "s" / "predictions.partial.jsonl").read_text() == ""
-    res = _eval(testing_registry, clean, tmp_path / "s")
+    res = _eval(testing_registry, clean, tmp_path / "s", **TORCH)
     assert res["counts"]["videos_scored"] == 6
 
 
@@ -161,7 +167,7 @@ def test_out_of_memory_halves_the_batch_and_records_it(testing_registry, clean, 
         return forward(x)
 
     det.forward = small_only
-    res = _eval(testing_registry, clean, tmp_path / "oom", det=det, batch_size=4)
+    res = _eval(testing_registry, clean, tmp_path / "oom", det=det, batch_size=4, **TORCH)
     assert res["counts"]["videos_scored"] == 6
     assert res["throughput"]["batch_size"] == 1 and res["throughput"]["batch_size_requested"] == 4
 
@@ -169,7 +175,7 @@ def test_out_of_memory_halves_the_batch_and_records_it(testing_registry, clean, 
 def test_out_of_memory_at_batch_one_stops(testing_registry, clean, tmp_path):
     det = _raising(exc=RuntimeError("CUDA out of memory"))
     with pytest.raises(DfbenchError, match="out of memory.*batch size 1.*kept in"):
-        _eval(testing_registry, clean, tmp_path / "oom1", det=det, batch_size=2)
+        _eval(testing_registry, clean, tmp_path / "oom1", det=det, batch_size=2, **TORCH)
 
 
 # -- item 12: refuse untrained -------------------------------------------------------------------------
