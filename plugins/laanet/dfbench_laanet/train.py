@@ -29,12 +29,12 @@ import torch
 from torch import nn
 
 from dfbench.errors import DfbenchError
+from dfbench.synthesis.sources import load_training_videos
 from dfbench.training import RunSettings, SelectionRule, Task, TrainingError
 from dfbench.training.trainer import TrainResult
 from dfbench.training.trainer import train as core_train
 
 from .config import TrainConfig
-from .data import load_training_videos
 from .losses import LAANetLoss, LossNorm
 from .optim import SAM, lr_at, sam_step, set_bn_momentum
 
@@ -149,7 +149,9 @@ class LAANetTask(Task):
 
     # -- data --------------------------------------------------------------------------------
     def datasets(self):
-        from .synthesis.dataset import PairDataset, make_generator
+        from dfbench.synthesis.pairs import PairDataset, make_generator
+
+        from .targets import pair_targets
 
         cfg, d = self.config, self.config.data
         size = int(self.detector.input_spec.size)
@@ -157,7 +159,7 @@ class LAANetTask(Task):
         cache = d.cache_dir or str(Path(cfg.run.out_dir) / "cache")
         gen = make_generator(d.method, train_videos, size, d.augment, d.bi_neighbours, d.bi_candidates, cache,
                              cfg.run.seed)
-        train_set = PairDataset(train_videos, gen, d.frames_per_video, cfg.run.seed, True)
+        train_set = PairDataset(train_videos, gen, d.frames_per_video, cfg.run.seed, True, targets=pair_targets)
         val_set = None
         if d.val_split and self.rt.is_main:
             try:
@@ -168,7 +170,8 @@ class LAANetTask(Task):
             if val_videos:
                 vgen = make_generator(d.method, val_videos, size, False, d.bi_neighbours, d.bi_candidates, cache,
                                       cfg.run.seed + 1)
-                val_set = PairDataset(val_videos, vgen, d.val_frames_per_video, cfg.run.seed + 1, False)
+                val_set = PairDataset(val_videos, vgen, d.val_frames_per_video, cfg.run.seed + 1, False,
+                                      targets=pair_targets)
         return train_set, val_set
 
     def set_epoch(self, epoch: int) -> None:
@@ -177,7 +180,7 @@ class LAANetTask(Task):
             p.requires_grad_(not frozen)
 
     def collate(self, items):
-        from .synthesis.dataset import collate_pairs
+        from dfbench.synthesis.pairs import collate_pairs
 
         return collate_pairs(items)
 

@@ -59,8 +59,8 @@ def build_detector_for(cfg: TrainConfig):
 def sbi_pairs(videos, out_size: int, frames_per_video: int, seed: int, train: bool,
               margin: tuple[int, int] = (0, 25)):
     """A per-epoch dataset of (real, self-blended fake) pairs from the shared SBI generator."""
-    from dfbench_laanet.synthesis.dataset import PairDataset
-    from dfbench_laanet.synthesis.sbi import SBIGenerator
+    from dfbench.synthesis.pairs import PairDataset
+    from dfbench.synthesis.sbi import SBIGenerator
 
     sbi = SBIGenerator(out_size=out_size, train=train, margin=margin)
 
@@ -121,7 +121,7 @@ class SBITask(Task):
 
     # -- data --------------------------------------------------------------------------------
     def datasets(self):
-        from dfbench_laanet.data import load_training_videos
+        from dfbench.synthesis.sources import load_training_videos
 
         cfg, d = self.config, self.config.data
         size = int(self.detector.input_spec.size)
@@ -143,12 +143,10 @@ class SBITask(Task):
         """Nothing per epoch beyond the datasets' own re-draw (the core calls their set_epoch)."""
 
     def collate(self, items):
-        """The reals, then their fakes (labels 0 then 1); SBI needs no heatmap targets."""
-        real = torch.stack([it["real"] for it in items])
-        fake = torch.stack([it["fake"] for it in items])
-        b = real.shape[0]
-        return {"images": torch.cat([real, fake]),
-                "labels": torch.cat([torch.zeros(b), torch.ones(b)])}
+        """The reals, then their fakes (labels 0 then 1); SBI needs no per-pair targets."""
+        from dfbench.synthesis.pairs import collate_pairs
+
+        return collate_pairs(items)
 
     def micro_batches(self, batch, n):
         """Keep each real with its fake (rows i and B+i) so every micro-batch is balanced."""
