@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..training.data import TrainingDataError, holdout_keys
+from ..training.task import RunSettings, SelectionRule
 from .bi import BIGenerator, FaceBank
 from .sbi import PseudoFakePair, SBIGenerator
 
@@ -187,3 +188,14 @@ def holdout(videos: Sequence[FaceVideo], fraction: float, seed: int = 0) -> tupl
     (:func:`dfbench.training.data.holdout_keys`): deterministic, whatever the listing order."""
     held = holdout_keys([v.key for v in videos], fraction, seed)
     return [v for v in videos if v.key not in held], [v for v in videos if v.key in held]
+
+
+def pair_run_settings(config) -> RunSettings:
+    """The core loop's settings for a task trained on real/pseudo-fake pairs (LAA-Net, SBI): the
+    ``run``/``data`` config sections mapped once, selection on held-out AUC, no core shuffle."""
+    r, d = config.run, config.data
+    return RunSettings(out_dir=r.out_dir, seed=r.seed, epochs=r.epochs, batch_size=r.batch_size,
+                       accum_steps=r.accum_steps, steps_per_epoch=r.steps_per_epoch, precision=r.precision,
+                       device=r.device, threads=r.threads, sync_bn=r.sync_bn, log_every=r.log_every,
+                       tensorboard=r.tensorboard, num_workers=d.num_workers, selection=SelectionRule("val_auc"),
+                       shuffle=False)  # PairDataset.set_epoch draws and shuffles the epoch's frames

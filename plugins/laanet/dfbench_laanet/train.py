@@ -13,7 +13,8 @@ core's (:mod:`dfbench.training`). What is LAA-Net's own:
   a BatchNorm batch (a shortcut evaluation never offers).
 * **Global loss normalisers.** Heatmap positives, samples and pixels are counted over the whole
   global batch (all processes), so N processes follow one process with N× the batch exactly.
-* **SAM** is this family's own optimiser step (:meth:`LAANetTask.optimizer_step`).
+* **SAM** is this family's own optimiser step (:meth:`LAANetTask.optimizer_step`, with the core's
+  :mod:`dfbench.training.sam`, shared with SBI).
 * **Selection** reads pseudo-fakes of the *source* dataset's validation split (or of training
   videos held out with ``data.val_split: holdout:F``); the test split is refused by the config.
 """
@@ -29,14 +30,16 @@ import torch
 from torch import nn
 
 from dfbench.errors import DfbenchError
+from dfbench.synthesis.pairs import pair_run_settings
 from dfbench.synthesis.sources import load_training_videos
-from dfbench.training import RunSettings, SelectionRule, Task, TrainingError
+from dfbench.training import RunSettings, Task, TrainingError
+from dfbench.training.sam import SAM, sam_step, set_bn_momentum
 from dfbench.training.trainer import TrainResult
 from dfbench.training.trainer import train as core_train
 
 from .config import TrainConfig
 from .losses import LAANetLoss, LossNorm
-from .optim import SAM, lr_at, sam_step, set_bn_momentum
+from .optim import lr_at
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +96,6 @@ def build_detector_for(cfg: TrainConfig):
         log.info("initialised from %s (%d missing, %d unexpected keys)", cfg.model.init_weights,
                  len(missing), len(unexpected))
     return det
-
-
-def pair_run_settings(config) -> RunSettings:
-    """The core loop's settings for a task trained on real/pseudo-fake pairs (LAA-Net, SBI): the
-    ``run``/``data`` config sections mapped once, selection on held-out AUC, no core shuffle."""
-    r, d = config.run, config.data
-    return RunSettings(out_dir=r.out_dir, seed=r.seed, epochs=r.epochs, batch_size=r.batch_size,
-                       accum_steps=r.accum_steps, steps_per_epoch=r.steps_per_epoch, precision=r.precision,
-                       device=r.device, threads=r.threads, sync_bn=r.sync_bn, log_every=r.log_every,
-                       tensorboard=r.tensorboard, num_workers=d.num_workers, selection=SelectionRule("val_auc"),
-                       shuffle=False)  # PairDataset.set_epoch draws and shuffles the epoch's frames
 
 
 class LAANetTask(Task):

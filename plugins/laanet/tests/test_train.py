@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from dfbench_laanet.config import ConfigError, TrainConfig, load_config
-from dfbench_laanet.train import SAM, lr_at, train
+from dfbench_laanet.train import lr_at, train
 
 from dfbench.synthesis.pairs import collate_pairs
 
@@ -78,19 +78,7 @@ def test_linear_decay_schedule_with_booster():
     assert lr_at(100, o, 100) == pytest.approx(0.0)
 
 
-def test_sam_perturbs_then_restores_and_steps():
-    torch.manual_seed(0)
-    w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
-    opt = SAM(torch.optim.SGD([w], lr=0.1), rho=0.5)
-    (w ** 2).sum().backward()
-    g = w.grad.clone()
-    opt.first_step()
-    assert torch.allclose(w.detach(), torch.tensor([1.0, -2.0]) + 0.5 * g / g.norm())
-    opt.zero_grad()
-    (w ** 2).sum().backward()
-    g2 = w.grad.clone()
-    opt.second_step()
-    assert torch.allclose(w.detach(), torch.tensor([1.0, -2.0]) - 0.1 * g2)
+# (the SAM test moved with SAM to tests/test_training_sam.py)
 
 
 # -- data (the generic pair sampling and hold-out moved with the generator to tests/test_synthesis_pairs.py)

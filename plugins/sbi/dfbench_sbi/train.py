@@ -4,12 +4,13 @@ Shiohara & Yamasaki, "Detecting Deepfakes with Self-Blended Images", CVPR 2022,
 https://arxiv.org/abs/2204.08376. Recipe defaults in :mod:`.config` (2-way cross-entropy, SAM
 around SGD, 380 px, linear lr decay over the last quarter).
 
-One generator, two consumers: the pseudo-fakes come from LAA-Net's SBI generator
-(:class:`dfbench_laanet.synthesis.sbi.SBIGenerator`) and the real faces from LAA-Net's loader
-(:func:`dfbench_laanet.data.load_training_videos`, the core's evaluation crop path), so
-``dfbench-sbi`` declares ``dfbench-laanet`` as a dependency. The generator is LAA-Net's variant
-of SBI (its blend-mask resize range and hull choice); the pairs SBI trains on differ from the
-official loader's in those details, recorded in the run's config.
+One generator, two consumers: the pseudo-fakes come from the core's SBI generator
+(:class:`dfbench.synthesis.sbi.SBIGenerator`, which LAA-Net trains on too), the real faces from
+the core's loader (:func:`dfbench.synthesis.sources.load_training_videos`, the evaluation crop
+path), and SAM from :mod:`dfbench.training.sam`, so this plugin depends on the core only. The
+generator's defaults are LAA-Net's variant of SBI (its blend-mask resize range and hull choice);
+the pairs SBI trains on differ from the official loader's in those details, recorded in the run's
+config.
 
 The loop, processes, precision, checkpoints, exact resume, validation and selection are the
 core's (:mod:`dfbench.training`); SBI's own parts are the loss, the optional SAM step and the
@@ -87,7 +88,7 @@ class SBITask(Task):
 
     @property
     def settings(self) -> RunSettings:
-        from dfbench_laanet.train import pair_run_settings
+        from dfbench.synthesis.pairs import pair_run_settings
 
         return pair_run_settings(self.config)
 
@@ -96,7 +97,7 @@ class SBITask(Task):
         return f"{self.config.data.source}:{self.config.data.val_split}"
 
     def build(self):
-        from dfbench_laanet.optim import set_bn_momentum
+        from dfbench.training.sam import set_bn_momentum
 
         det = build_detector_for(self.config)
         set_bn_momentum(det.net, self.config.run.bn_momentum)
@@ -109,7 +110,7 @@ class SBITask(Task):
         else:
             base = torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
         if o.sam:
-            from dfbench_laanet.optim import SAM
+            from dfbench.training.sam import SAM
 
             self.sam = SAM(base, o.sam_rho)
         return base
@@ -170,7 +171,7 @@ class SBITask(Task):
         return {"loss": F.cross_entropy(out["out"].float(), labels)}
 
     def optimizer_step(self, step):
-        from dfbench_laanet.optim import sam_step
+        from dfbench.training.sam import sam_step
 
         return sam_step(self.sam, step, self.rt)
 
