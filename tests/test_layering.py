@@ -3,7 +3,8 @@
 - click is imported only by the command line (``dfbench/cli/``) and plugin ``commands.py`` files;
   engines are library functions a notebook can call;
 - the module-level import graph of ``dfbench`` (and of each plugin package) has no cycles;
-- no file in ``dfbench/cli/`` is over 500 lines.
+- no file in ``dfbench/cli/`` is over 500 lines;
+- plugin packages import the core only, never another plugin.
 """
 
 from __future__ import annotations
@@ -119,6 +120,34 @@ def test_dfbench_import_graph_has_no_cycles():
     for plugin in sorted((ROOT / "plugins").glob("*/dfbench_*/__init__.py")):  # and every plugin package
         cycles += _cycles(_graph(plugin.parent))
     assert cycles == [], "module-level import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def _plugin_imports_of_other_plugins(plugins: Path) -> dict[str, list[str]]:
+    """Per plugin package (``plugins/*/dfbench_*``), the other plugins' packages it imports, lazy
+    imports included (package code only; a plugin's tests may compare against another family)."""
+    packages = {p.name for p in plugins.glob("*/dfbench_*") if (p / "__init__.py").exists()}
+    out: dict[str, list[str]] = {}
+    for pkg in sorted(plugins.glob("*/dfbench_*/__init__.py")):
+        own = pkg.parent.name
+        for path in sorted(pkg.parent.rglob("*.py")):
+            names = _imports(ast.parse(path.read_text(), filename=str(path)), "x.y", False, top_level_only=False)
+            other = sorted({n.split(".")[0] for n in names} & packages - {own})
+            if other:
+                out[str(path.relative_to(plugins))] = other
+    return out
+
+
+def test_plugins_depend_on_the_core_only():
+    """One-way dependencies (plugins -> core): shared code (the SBI generator, SAM) lives in the
+    core, so no plugin needs another plugin installed."""
+    assert _plugin_imports_of_other_plugins(ROOT / "plugins") == {}
+
+
+def test_the_plugin_dependency_check_sees_an_import(tmp_path):
+    for name, code in (("a", "def f():\n    from dfbench_b.x import y\n"), ("b", "import dfbench\n")):
+        (tmp_path / name / f"dfbench_{name}").mkdir(parents=True)
+        (tmp_path / name / f"dfbench_{name}" / "__init__.py").write_text(code)
+    assert _plugin_imports_of_other_plugins(tmp_path) == {"a/dfbench_a/__init__.py": ["dfbench_b"]}
 
 
 def test_cli_package_is_one_small_file_per_command_group():

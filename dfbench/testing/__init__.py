@@ -4,6 +4,8 @@
   :func:`check_dataset_spec` those of a dataset spec.
 - ``dfbench.testing.miniature``: writers for miniature trees in each official dataset layout
   (formerly ``dfbench.datasets.miniature``, which still works as an alias).
+- ``dfbench.testing.dist.assert_weights_match``: compare two runs' weights within explicit bounds
+  (the "2 processes == 1 process with the doubled batch" check of every trainable family).
 - Fixtures: ``synthetic_video`` (a factory for short face videos made from a real photo),
   ``synthetic_dataset`` (a tiny real/fake dataset in the ``synthetic`` layout), ``constant_detector``
   and ``oracle_detector`` (known video AUC 0.5 and 1.0 on the synthetic dataset).

@@ -47,7 +47,7 @@ laanet.add_command(train_command(
 def show_sbi_cmd(out_path: str, images: tuple[str, ...], n_faces: int, size: int, method: str,
                  seed: int) -> None:
     """Save a grid PNG: real / fake / blend mask / heatmap target / consistency target."""
-    from .synthesis.show import save_synthesis_grid
+    from .show import save_synthesis_grid
 
     path = save_synthesis_grid(out_path, images=list(images), n=n_faces, size=size,
                                method=method, seed=seed)

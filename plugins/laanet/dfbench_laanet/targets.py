@@ -4,7 +4,7 @@ Nguyen et al., "Laa-Net: Localized Artifact Attention Network for Quality-Agnost
 Generalizable Deepfake Detection", CVPR 2024, https://arxiv.org/abs/2401.13856.
 Written from our clean-room notes on LAA-Net (not shipped) §3 (the official "v1" encoding):
 
-* B = 4M(1−M) as uint8 on the heatmap grid (see :func:`synthesis.sbi.boundary_from_mask`);
+* B = 4M(1−M) as uint8 on the heatmap grid (see :func:`dfbench.synthesis.sbi.boundary_from_mask`);
 * per 2×2 quadrant, the vulnerable points are all pixels equal to the quadrant's maximum of B;
 * each point gets a Gaussian of σ = r/3 + 1e-4, r the CornerNet radius (min overlap 0.7) of the
   run lengths of ``B > 128`` through the point; Gaussians combine by element-wise max, so the
@@ -127,3 +127,13 @@ def consistency_target(boundary: np.ndarray) -> np.ndarray:
 def encode_targets(boundary: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(heatmap, consistency)`` float32 maps for one boundary map B (uint8 [h, w])."""
     return heatmap_target(boundary), consistency_target(boundary)
+
+
+def pair_targets(pair) -> dict:
+    """LAA-Net's per-pair training targets for ``dfbench.synthesis.pairs.PairDataset(targets=...)``:
+    the fake's heatmap and consistency maps as float32 ``[1, h, w]`` tensors (the reals' are zero,
+    set by ``collate_pairs``)."""
+    import torch
+
+    hm, cst = encode_targets(pair.boundary)
+    return {"heatmap": torch.from_numpy(hm)[None], "consistency": torch.from_numpy(cst)[None]}

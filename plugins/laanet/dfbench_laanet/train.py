@@ -13,7 +13,8 @@ core's (:mod:`dfbench.training`). What is LAA-Net's own:
   a BatchNorm batch (a shortcut evaluation never offers).
 * **Global loss normalisers.** Heatmap positives, samples and pixels are counted over the whole
   global batch (all processes), so N processes follow one process with N× the batch exactly.
-* **SAM** is this family's own optimiser step (:meth:`LAANetTask.optimizer_step`).
+* **SAM** is this family's own optimiser step (:meth:`LAANetTask.optimizer_step`, with the core's
+  :mod:`dfbench.training.sam`, shared with SBI).
 * **Selection** reads pseudo-fakes of the *source* dataset's validation split (or of training
   videos held out with ``data.val_split: holdout:F``); the test split is refused by the config.
 """
@@ -29,14 +30,16 @@ import torch
 from torch import nn
 
 from dfbench.errors import DfbenchError
-from dfbench.training import RunSettings, SelectionRule, Task, TrainingError
+from dfbench.synthesis.pairs import pair_run_settings
+from dfbench.synthesis.sources import load_training_videos
+from dfbench.training import RunSettings, Task, TrainingError
+from dfbench.training.sam import SAM, sam_step, set_bn_momentum
 from dfbench.training.trainer import TrainResult
 from dfbench.training.trainer import train as core_train
 
 from .config import TrainConfig
-from .data import load_training_videos
 from .losses import LAANetLoss, LossNorm
-from .optim import SAM, lr_at, sam_step, set_bn_momentum
+from .optim import lr_at
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +98,6 @@ def build_detector_for(cfg: TrainConfig):
     return det
 
 
-def pair_run_settings(config) -> RunSettings:
-    """The core loop's settings for a task trained on real/pseudo-fake pairs (LAA-Net, SBI): the
-    ``run``/``data`` config sections mapped once, selection on held-out AUC, no core shuffle."""
-    r, d = config.run, config.data
-    return RunSettings(out_dir=r.out_dir, seed=r.seed, epochs=r.epochs, batch_size=r.batch_size,
-                       accum_steps=r.accum_steps, steps_per_epoch=r.steps_per_epoch, precision=r.precision,
-                       device=r.device, threads=r.threads, sync_bn=r.sync_bn, log_every=r.log_every,
-                       tensorboard=r.tensorboard, num_workers=d.num_workers, selection=SelectionRule("val_auc"),
-                       shuffle=False)  # PairDataset.set_epoch draws and shuffles the epoch's frames
-
-
 class LAANetTask(Task):
     family = "laanet"
     loss_key = "total"
@@ -149,7 +141,9 @@ class LAANetTask(Task):
 
     # -- data --------------------------------------------------------------------------------
     def datasets(self):
-        from .synthesis.dataset import PairDataset, make_generator
+        from dfbench.synthesis.pairs import PairDataset, make_generator
+
+        from .targets import pair_targets
 
         cfg, d = self.config, self.config.data
         size = int(self.detector.input_spec.size)
@@ -157,7 +151,7 @@ class LAANetTask(Task):
         cache = d.cache_dir or str(Path(cfg.run.out_dir) / "cache")
         gen = make_generator(d.method, train_videos, size, d.augment, d.bi_neighbours, d.bi_candidates, cache,
                              cfg.run.seed)
-        train_set = PairDataset(train_videos, gen, d.frames_per_video, cfg.run.seed, True)
+        train_set = PairDataset(train_videos, gen, d.frames_per_video, cfg.run.seed, True, targets=pair_targets)
         val_set = None
         if d.val_split and self.rt.is_main:
             try:
@@ -168,7 +162,8 @@ class LAANetTask(Task):
             if val_videos:
                 vgen = make_generator(d.method, val_videos, size, False, d.bi_neighbours, d.bi_candidates, cache,
                                       cfg.run.seed + 1)
-                val_set = PairDataset(val_videos, vgen, d.val_frames_per_video, cfg.run.seed + 1, False)
+                val_set = PairDataset(val_videos, vgen, d.val_frames_per_video, cfg.run.seed + 1, False,
+                                      targets=pair_targets)
         return train_set, val_set
 
     def set_epoch(self, epoch: int) -> None:
@@ -177,7 +172,7 @@ class LAANetTask(Task):
             p.requires_grad_(not frozen)
 
     def collate(self, items):
-        from .synthesis.dataset import collate_pairs
+        from dfbench.synthesis.pairs import collate_pairs
 
         return collate_pairs(items)
 

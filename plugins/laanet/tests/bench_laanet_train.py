@@ -27,8 +27,9 @@ VARIANT = os.environ.get("DFBENCH_BENCH_LAANET_VARIANT", "efnb4")
 @pytest.mark.parametrize("precision", ["fp64", "fp32", "bf16"])
 def test_train_step_sam(benchmark, tmp_path, precision):
     from dfbench_laanet.config import load_config
-    from dfbench_laanet.synthesis.dataset import collate_pairs
     from dfbench_laanet.train import Trainer
+
+    from dfbench.synthesis.pairs import collate_pairs
 
     torch.set_num_threads(THREADS)
     size = 384 if VARIANT == "efnb4" else 64

@@ -14,10 +14,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import cv2
 import numpy as np
 import pytest
-from dfbench_laanet.synthesis.bi import BIGenerator, FaceBank
-from dfbench_laanet.synthesis.faces import astronaut_face, jittered_frames
-from dfbench_laanet.synthesis.sbi import SBIGenerator
 from dfbench_laanet.targets import encode_targets
+
+from dfbench.synthesis.bi import BIGenerator, FaceBank
+from dfbench.synthesis.faces import astronaut_face, jittered_frames
+from dfbench.synthesis.sbi import SBIGenerator
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +64,9 @@ def test_bench_bi_pair(benchmark, face256):
 def test_bench_train_step_tiny(benchmark, tmp_path, precision):
     import torch
     from dfbench_laanet.config import load_config
-    from dfbench_laanet.synthesis.dataset import collate_pairs
     from dfbench_laanet.train import LAANetTask
 
+    from dfbench.synthesis.pairs import collate_pairs
     from dfbench.training.trainer import Trainer
 
     torch.set_num_threads(2)

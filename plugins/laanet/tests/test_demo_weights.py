@@ -81,8 +81,9 @@ def test_demo_weights_rank_pseudo_fakes_above_reals(demo_detector):
     """On SBI pseudo-fakes of the offline portraits (the demo's identities, unseen frames) the
     trained weights separate fakes from reals; the untrained network does not."""
     from dfbench_laanet.spec import laanet_spec
-    from dfbench_laanet.synthesis.dataset import portrait_videos
-    from dfbench_laanet.synthesis.sbi import SBIGenerator
+
+    from dfbench.synthesis.pairs import portrait_videos
+    from dfbench.synthesis.sbi import SBIGenerator
 
     gen = SBIGenerator(out_size=64, train=False)
     reals, fakes = [], []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from dfbench_laanet.synthesis.sbi import boundary_from_mask
 from dfbench_laanet.targets import (
     consistency_target,
     encode_targets,
@@ -12,6 +11,8 @@ from dfbench_laanet.targets import (
     heatmap_target,
     vulnerable_points,
 )
+
+from dfbench.synthesis.sbi import boundary_from_mask
 
 
 def _disc_mask(n=32, r=9.0, soft=2.0):

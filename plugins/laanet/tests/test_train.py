@@ -12,13 +12,9 @@ import numpy as np
 import pytest
 import torch
 from dfbench_laanet.config import ConfigError, TrainConfig, load_config
-from dfbench_laanet.synthesis.dataset import (
-    FaceVideo,
-    PairDataset,
-    collate_pairs,
-    holdout,
-)
-from dfbench_laanet.train import SAM, lr_at, train
+from dfbench_laanet.train import lr_at, train
+
+from dfbench.synthesis.pairs import collate_pairs
 
 TINY = ["model.variant=test", "data.source=faces:4", "data.frames_per_video=6",
         "data.val_frames_per_video=2", "data.crop_size=96", "run.batch_size=2", "run.precision=fp32",
@@ -82,54 +78,10 @@ def test_linear_decay_schedule_with_booster():
     assert lr_at(100, o, 100) == pytest.approx(0.0)
 
 
-def test_sam_perturbs_then_restores_and_steps():
-    torch.manual_seed(0)
-    w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
-    opt = SAM(torch.optim.SGD([w], lr=0.1), rho=0.5)
-    (w ** 2).sum().backward()
-    g = w.grad.clone()
-    opt.first_step()
-    assert torch.allclose(w.detach(), torch.tensor([1.0, -2.0]) + 0.5 * g / g.norm())
-    opt.zero_grad()
-    (w ** 2).sum().backward()
-    g2 = w.grad.clone()
-    opt.second_step()
-    assert torch.allclose(w.detach(), torch.tensor([1.0, -2.0]) - 0.1 * g2)
+# (the SAM test moved with SAM to tests/test_training_sam.py)
 
 
-# -- data ---------------------------------------------------------------------------------------
-def _videos(n_videos=3, n_frames=10):
-    rng = np.random.default_rng(0)
-    lm = np.zeros((68, 2), np.float32)
-    return [FaceVideo(f"v{v}", [rng.integers(0, 255, (8, 8, 3), dtype=np.uint8) for _ in range(n_frames)],
-                      [lm] * n_frames) for v in range(n_videos)]
-
-
-def test_frames_are_resampled_every_epoch_without_replacement():
-    ds = PairDataset(_videos(), generator=None, frames_per_video=4, seed=1)
-    e0 = sorted(ds.items)
-    ds.set_epoch(1)
-    e1 = sorted(ds.items)
-    ds.set_epoch(0)
-    assert sorted(ds.items) == e0 and e0 != e1
-    for items in (e0, e1):
-        for v in range(3):
-            frames = [f for vv, f in items if vv == v]
-            assert len(frames) == 4 == len(set(frames))
-    val = PairDataset(_videos(), generator=None, frames_per_video=4, seed=1, train=False)
-    first = list(val.items)
-    val.set_epoch(5)
-    assert val.items == first  # validation frames never change
-
-
-def test_holdout_is_deterministic_and_disjoint():
-    vids = _videos(8, 1)
-    tr, va = holdout(vids, 0.25)
-    tr2, va2 = holdout(list(reversed(vids)), 0.25)
-    assert len(va) == 2 and {v.key for v in va} == {v.key for v in va2}
-    assert not {v.key for v in tr} & {v.key for v in va}
-
-
+# -- data (the generic pair sampling and hold-out moved with the generator to tests/test_synthesis_pairs.py)
 def test_collate_puts_reals_first_with_zero_targets():
     item = {"real": torch.zeros(3, 4, 4, dtype=torch.uint8), "fake": torch.ones(3, 4, 4, dtype=torch.uint8),
             "heatmap": torch.ones(1, 2, 2), "consistency": torch.ones(1, 2, 2)}
@@ -246,9 +198,9 @@ def test_dataset_source_reads_real_videos_through_the_evaluation_path(tmp_path):
     """``data.source: dataset:NAME`` indexes through the registry (root resolution included),
     keeps the real videos and crops them with the evaluation FaceStage into the shared crop cache:
     a second, evaluation-style read of a video hits that cache and returns the same crops."""
-    from dfbench_laanet.data import load_training_videos
     from dfbench_laanet.train import build_detector_for
 
+    from dfbench.synthesis.sources import load_training_videos
     from dfbench.training.data import face_stage, training_items
 
     cfg = load_config(None, ["data.source=dataset:demo", "data.extract_frames=2", "model.variant=test",

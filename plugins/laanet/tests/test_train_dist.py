@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from dfbench.testing.dist import assert_weights_match
+
 TINY = ["model.variant=test", "data.source=faces:4", "data.frames_per_video=4",
         "data.val_frames_per_video=1", "data.crop_size=96", "run.precision=fp32",
         "optim.base_lr=1e-3", "optim.booster=1", "optim.warmup_epochs=0", "optim.decay_end_epoch=100",
@@ -48,23 +50,14 @@ def test_torchrun_two_processes_match_one_process_with_double_batch(tmp_path):
                     "run.batch_size=2", f"run.out_dir={tmp_path / 'two'}"], check=True, env=_env(),
                    timeout=600)
     one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
-    assert one.keys() == two.keys()
-    # Adam normalises each gradient by its own magnitude, so biases whose gradient is zero by
-    # construction (a bias right before a BatchNorm) move by ±lr on pure float noise, in one
-    # process as in two, and the BN running means below them follow. Those may differ by up to
-    # Adam's step bound; every weight and running variance must match.
     lr, steps = 1e-3, 3
-    n_total = n_off = 0
-    for k in one:
-        if not one[k].is_floating_point():
-            assert torch.equal(one[k], two[k]), k
-            continue
-        d = (one[k] - two[k]).abs()
-        assert d.max() <= 3 * lr * steps, k
-        if k.endswith(("weight", "running_var")):
-            n_total += d.numel()
-            n_off += int((d > 1e-5 + 1e-4 * one[k].abs()).sum())
-    assert n_off / n_total < 1e-4, f"{n_off} of {n_total} weights differ"
+    assert_weights_match(
+        one, two, atol=1e-5, rtol=1e-4, close_keys=("weight", "running_var"), max_off_fraction=1e-4,
+        max_abs=3 * lr * steps,
+        why="Adam normalises each gradient by its own magnitude, so biases whose gradient is zero by "
+            "construction (a bias right before a BatchNorm) move by +-lr on pure float noise, in one "
+            "process as in two, and the BN running means below them follow: those may differ by up to "
+            "Adam's step bound; every weight and running variance must match")
 
 
 @pytest.mark.acceptance

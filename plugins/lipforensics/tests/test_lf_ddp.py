@@ -11,6 +11,8 @@ import pytest
 import torch
 from dfbench_lipforensics.data import ClipsInMemory
 
+from dfbench.testing.dist import assert_weights_match
+
 
 def _clips(n_videos: int, seed: int) -> ClipsInMemory:
     rng = np.random.default_rng(seed)
@@ -82,18 +84,9 @@ def test_two_processes_match_one_process_with_double_batch(tmp_path):
     two = torch.load(tmp_path / "2" / "last.pt", weights_only=True)
     assert one["step"] == two["step"] == 4
     lr, steps = 3e-4, 4  # the default optim.lr
-    n_total = n_off = 0
-    for k, a in one["model"].items():
-        b = two["model"][k]
-        if not a.is_floating_point():
-            assert torch.equal(a, b), k
-            continue
-        d = (a - b).abs()
-        # As for RECCE: biases right before BatchNorm have float-noise gradients that Adam turns
-        # into +-lr steps (running means follow); every weight and running variance must agree.
-        if not k.endswith("running_mean"):
-            assert d.max() <= 3 * lr * steps, k
-        if k.endswith(("weight", "running_var")):
-            n_total += d.numel()
-            n_off += int((d > 1e-5 + 1e-4 * a.abs()).sum())
-    assert n_off / n_total < 1e-3, f"{n_off} of {n_total} weights differ"
+    assert_weights_match(
+        one["model"], two["model"], atol=1e-5, rtol=1e-4, close_keys=("weight", "running_var"),
+        max_off_fraction=1e-3, max_abs=3 * lr * steps, uncapped=("running_mean",),
+        why="as for RECCE: biases right before BatchNorm have float-noise gradients that Adam turns "
+            "into +-lr steps (the running means below them follow, uncapped); every weight and running "
+            "variance must agree")

@@ -4,12 +4,13 @@ Shiohara & Yamasaki, "Detecting Deepfakes with Self-Blended Images", CVPR 2022,
 https://arxiv.org/abs/2204.08376. Recipe defaults in :mod:`.config` (2-way cross-entropy, SAM
 around SGD, 380 px, linear lr decay over the last quarter).
 
-One generator, two consumers: the pseudo-fakes come from LAA-Net's SBI generator
-(:class:`dfbench_laanet.synthesis.sbi.SBIGenerator`) and the real faces from LAA-Net's loader
-(:func:`dfbench_laanet.data.load_training_videos`, the core's evaluation crop path), so
-``dfbench-sbi`` declares ``dfbench-laanet`` as a dependency. The generator is LAA-Net's variant
-of SBI (its blend-mask resize range and hull choice); the pairs SBI trains on differ from the
-official loader's in those details, recorded in the run's config.
+One generator, two consumers: the pseudo-fakes come from the core's SBI generator
+(:class:`dfbench.synthesis.sbi.SBIGenerator`, which LAA-Net trains on too), the real faces from
+the core's loader (:func:`dfbench.synthesis.sources.load_training_videos`, the evaluation crop
+path), and SAM from :mod:`dfbench.training.sam`, so this plugin depends on the core only. The
+generator's defaults are LAA-Net's variant of SBI (its blend-mask resize range and hull choice);
+the pairs SBI trains on differ from the official loader's in those details, recorded in the run's
+config.
 
 The loop, processes, precision, checkpoints, exact resume, validation and selection are the
 core's (:mod:`dfbench.training`); SBI's own parts are the loss, the optional SAM step and the
@@ -59,8 +60,8 @@ def build_detector_for(cfg: TrainConfig):
 def sbi_pairs(videos, out_size: int, frames_per_video: int, seed: int, train: bool,
               margin: tuple[int, int] = (0, 25)):
     """A per-epoch dataset of (real, self-blended fake) pairs from the shared SBI generator."""
-    from dfbench_laanet.synthesis.dataset import PairDataset
-    from dfbench_laanet.synthesis.sbi import SBIGenerator
+    from dfbench.synthesis.pairs import PairDataset
+    from dfbench.synthesis.sbi import SBIGenerator
 
     sbi = SBIGenerator(out_size=out_size, train=train, margin=margin)
 
@@ -87,7 +88,7 @@ class SBITask(Task):
 
     @property
     def settings(self) -> RunSettings:
-        from dfbench_laanet.train import pair_run_settings
+        from dfbench.synthesis.pairs import pair_run_settings
 
         return pair_run_settings(self.config)
 
@@ -96,7 +97,7 @@ class SBITask(Task):
         return f"{self.config.data.source}:{self.config.data.val_split}"
 
     def build(self):
-        from dfbench_laanet.optim import set_bn_momentum
+        from dfbench.training.sam import set_bn_momentum
 
         det = build_detector_for(self.config)
         set_bn_momentum(det.net, self.config.run.bn_momentum)
@@ -109,7 +110,7 @@ class SBITask(Task):
         else:
             base = torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
         if o.sam:
-            from dfbench_laanet.optim import SAM
+            from dfbench.training.sam import SAM
 
             self.sam = SAM(base, o.sam_rho)
         return base
@@ -121,7 +122,7 @@ class SBITask(Task):
 
     # -- data --------------------------------------------------------------------------------
     def datasets(self):
-        from dfbench_laanet.data import load_training_videos
+        from dfbench.synthesis.sources import load_training_videos
 
         cfg, d = self.config, self.config.data
         size = int(self.detector.input_spec.size)
@@ -143,12 +144,10 @@ class SBITask(Task):
         """Nothing per epoch beyond the datasets' own re-draw (the core calls their set_epoch)."""
 
     def collate(self, items):
-        """The reals, then their fakes (labels 0 then 1); SBI needs no heatmap targets."""
-        real = torch.stack([it["real"] for it in items])
-        fake = torch.stack([it["fake"] for it in items])
-        b = real.shape[0]
-        return {"images": torch.cat([real, fake]),
-                "labels": torch.cat([torch.zeros(b), torch.ones(b)])}
+        """The reals, then their fakes (labels 0 then 1); SBI needs no per-pair targets."""
+        from dfbench.synthesis.pairs import collate_pairs
+
+        return collate_pairs(items)
 
     def micro_batches(self, batch, n):
         """Keep each real with its fake (rows i and B+i) so every micro-batch is balanced."""
@@ -172,7 +171,7 @@ class SBITask(Task):
         return {"loss": F.cross_entropy(out["out"].float(), labels)}
 
     def optimizer_step(self, step):
-        from dfbench_laanet.optim import sam_step
+        from dfbench.training.sam import sam_step
 
         return sam_step(self.sam, step, self.rt)
 

@@ -1,4 +1,5 @@
-"""Visual check of the pseudo-fake synthesis (``dfbench laanet show-sbi``).
+"""Visual check of the pseudo-fake synthesis (``dfbench laanet show-sbi``): the core generator's
+pairs (:mod:`dfbench.synthesis`) with LAA-Net's targets.
 
 One row per sample: real / fake / blend mask / heatmap target / consistency target, the last
 three upsampled from the heatmap grid and colour-mapped, written as one PNG with OpenCV.
@@ -11,9 +12,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..targets import encode_targets
-from .faces import crop_with_landmarks, demo_faces, find_landmarks, jittered_frames
-from .sbi import PseudoFakePair, SBIGenerator
+from dfbench.synthesis.faces import crop_with_landmarks, demo_faces, find_landmarks, jittered_frames
+from dfbench.synthesis.sbi import PseudoFakePair, SBIGenerator
+
+from .targets import encode_targets
 
 COLUMNS = ("real", "fake", "blend mask", "heatmap target", "consistency target")
 
@@ -77,7 +79,7 @@ def save_synthesis_grid(out_path: str | Path, images: list[str] | None = None, n
         gen = SBIGenerator(out_size=size)
         pairs = [gen(img, lm, rng) for img, lm in faces]
     elif method == "bi":
-        from .bi import BIGenerator, FaceBank
+        from dfbench.synthesis.bi import BIGenerator, FaceBank
 
         bank = FaceBank.from_videos([[f] for f in faces])
         gen_bi = BIGenerator(bank, out_size=size, k_neighbours=min(30, max(1, len(faces) - 1)))

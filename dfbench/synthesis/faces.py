@@ -14,7 +14,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from dfbench.errors import DfbenchError
+from ..errors import DfbenchError
 
 
 class NoFaceError(DfbenchError):
@@ -23,7 +23,7 @@ class NoFaceError(DfbenchError):
 
 def find_landmarks(image: np.ndarray) -> np.ndarray:
     """68 dlib landmarks ``[68, 2]`` (float32, image pixels) of the largest face in ``image``."""
-    from dfbench.media.faces import FaceAnalyzer, to_gray
+    from ..media.faces import FaceAnalyzer, to_gray
 
     analyzer = FaceAnalyzer(upsample=1, max_side=None)
     gray = to_gray(image)

@@ -1,12 +1,16 @@
-"""Training data: real face videos -> per-epoch frame samples -> pseudo-fake pairs with targets.
+"""Pseudo-fake training data: real face videos -> per-epoch frame samples -> (real, fake) pairs.
 
 The input is a list of :class:`FaceVideo` (per video: real face crops with landmarks in crop
 coordinates), from a registered dataset through the training core's evaluation path
-(:func:`dfbench_laanet.train.load_training_videos`), an ``.npz`` folder or the offline portraits. Every epoch, ``frames_per_video``
-frames are drawn per video *without* replacement with a per-epoch seed (the official SBI loader
-re-uses its start-up choice for all epochs, and its sampler draws with replacement). Every item's
-synthesis uses its own generator seeded by ``(seed, epoch, index)``, so a sample does not depend
-on the worker that makes it, on the number of processes, or on whether training was resumed.
+(:func:`dfbench.synthesis.sources.load_training_videos`), an ``.npz`` folder or the offline
+portraits. Every epoch, ``frames_per_video`` frames are drawn per video *without* replacement with
+a per-epoch seed (the official SBI loader re-uses its start-up choice for all epochs, and its
+sampler draws with replacement). Every item's synthesis uses its own generator seeded by
+``(seed, epoch, index)``, so a sample does not depend on the worker that makes it, on the number
+of processes, or on whether training was resumed.
+
+A family adds its own per-pair targets with ``PairDataset(..., targets=fn)`` (LAA-Net: its
+heatmap and consistency maps, ``dfbench_laanet.pairs``); the pairs themselves are shared.
 """
 
 from __future__ import annotations
@@ -20,17 +24,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from dfbench.errors import DfbenchError
-
-from ..targets import encode_targets
+from ..training.data import TrainingDataError, holdout_keys
+from ..training.task import RunSettings, SelectionRule
 from .bi import BIGenerator, FaceBank
 from .sbi import PseudoFakePair, SBIGenerator
 
 log = logging.getLogger(__name__)
-
-
-class TrainingDataError(DfbenchError):
-    """The training faces could not be loaded (empty source, missing landmarks, bad files)."""
 
 
 @dataclass
@@ -116,10 +115,12 @@ def make_generator(method: str, videos: Sequence[FaceVideo], out_size: int, trai
 
 
 class PairDataset(Dataset):
-    """Items are real/fake pairs with targets; call :meth:`set_epoch` before each epoch."""
+    """Items are real/fake pairs (``real``, ``fake``: uint8 ``[3, S, S]``) plus whatever
+    ``targets(pair)`` adds (a dict of tensors); call :meth:`set_epoch` before each epoch."""
 
     def __init__(self, videos: Sequence[FaceVideo], generator: Callable, frames_per_video: int,
-                 seed: int = 0, train: bool = True) -> None:
+                 seed: int = 0, train: bool = True,
+                 targets: Callable[[PseudoFakePair], dict[str, torch.Tensor]] | None = None) -> None:
         if not videos or not any(len(v.frames) for v in videos):
             raise TrainingDataError("no training faces: the source gave no video with a face")
         self.videos = list(videos)
@@ -127,6 +128,7 @@ class PairDataset(Dataset):
         self.frames_per_video = int(frames_per_video)
         self.seed = int(seed)
         self.train = train
+        self.targets = targets
         self.epoch = -1
         self.items: list[tuple[int, int]] = []
         self.set_epoch(0)
@@ -156,13 +158,11 @@ class PairDataset(Dataset):
         v, f = self.items[index]
         rng = np.random.default_rng([self.seed, self.epoch, int(index), 1])
         pair = self.generator(v, f, rng)
-        hm, cst = encode_targets(pair.boundary)
-        return {
-            "real": torch.from_numpy(np.ascontiguousarray(pair.real)).permute(2, 0, 1),
-            "fake": torch.from_numpy(np.ascontiguousarray(pair.fake)).permute(2, 0, 1),
-            "heatmap": torch.from_numpy(hm)[None],
-            "consistency": torch.from_numpy(cst)[None],
-        }
+        item = {"real": torch.from_numpy(np.ascontiguousarray(pair.real)).permute(2, 0, 1),
+                "fake": torch.from_numpy(np.ascontiguousarray(pair.fake)).permute(2, 0, 1)}
+        if self.targets is not None:
+            item.update(self.targets(pair))
+        return item
 
 
 def collate_pairs(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -170,24 +170,32 @@ def collate_pairs(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tenso
 
     No shuffling inside the batch: every loss term and (global) BatchNorm statistic is invariant
     to the order, and keeping pair i at rows i and B+i lets micro-batching keep pairs together.
+    Per-pair targets (the other keys) are stacked too, the reals' set to zero.
     """
     real = torch.stack([it["real"] for it in items])
     fake = torch.stack([it["fake"] for it in items])
-    hm = torch.stack([it["heatmap"] for it in items])
-    cst = torch.stack([it["consistency"] for it in items])
     b = real.shape[0]
-    return {
-        "images": torch.cat([real, fake]),
-        "labels": torch.cat([torch.zeros(b), torch.ones(b)]),
-        "heatmap": torch.cat([torch.zeros_like(hm), hm]),
-        "consistency": torch.cat([torch.zeros_like(cst), cst]),
-    }
+    out = {"images": torch.cat([real, fake]), "labels": torch.cat([torch.zeros(b), torch.ones(b)])}
+    for key in items[0]:
+        if key not in ("real", "fake"):
+            t = torch.stack([it[key] for it in items])
+            out[key] = torch.cat([torch.zeros_like(t), t])
+    return out
 
 
 def holdout(videos: Sequence[FaceVideo], fraction: float, seed: int = 0) -> tuple[list[FaceVideo], list[FaceVideo]]:
     """Split videos into (train, validation) by video with the core's rule
     (:func:`dfbench.training.data.holdout_keys`): deterministic, whatever the listing order."""
-    from dfbench.training.data import holdout_keys
-
     held = holdout_keys([v.key for v in videos], fraction, seed)
     return [v for v in videos if v.key not in held], [v for v in videos if v.key in held]
+
+
+def pair_run_settings(config) -> RunSettings:
+    """The core loop's settings for a task trained on real/pseudo-fake pairs (LAA-Net, SBI): the
+    ``run``/``data`` config sections mapped once, selection on held-out AUC, no core shuffle."""
+    r, d = config.run, config.data
+    return RunSettings(out_dir=r.out_dir, seed=r.seed, epochs=r.epochs, batch_size=r.batch_size,
+                       accum_steps=r.accum_steps, steps_per_epoch=r.steps_per_epoch, precision=r.precision,
+                       device=r.device, threads=r.threads, sync_bn=r.sync_bn, log_every=r.log_every,
+                       tensorboard=r.tensorboard, num_workers=d.num_workers, selection=SelectionRule("val_auc"),
+                       shuffle=False)  # PairDataset.set_epoch draws and shuffles the epoch's frames

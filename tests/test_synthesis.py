@@ -8,16 +8,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import pytest
-from dfbench_laanet.synthesis import augment
-from dfbench_laanet.synthesis.bi import (
+
+from dfbench.synthesis import augment
+from dfbench.synthesis.bi import (
     BIGenerator,
     FaceBank,
     NeighbourSearchError,
     nearest_neighbours,
 )
-from dfbench_laanet.synthesis.faces import astronaut_face, jittered_frames
-from dfbench_laanet.synthesis.hulls import HULL_TYPES, hull_mask
-from dfbench_laanet.synthesis.sbi import SBIGenerator, boundary_from_mask, prepare_landmarks
+from dfbench.synthesis.faces import astronaut_face, jittered_frames
+from dfbench.synthesis.hulls import HULL_TYPES, hull_mask
+from dfbench.synthesis.sbi import SBIGenerator, boundary_from_mask, prepare_landmarks
 
 
 @pytest.fixture(scope="module")

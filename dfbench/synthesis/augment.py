@@ -4,7 +4,7 @@ Every function takes an explicit ``np.random.Generator`` so a sample is a pure f
 seed (exact resume, identical DDP shards). Paired transforms draw their parameters once and apply
 them to the real and the fake, so the label is the only difference between the two.
 
-Speed choices (see ``bench_synthesis.py``): all per-pixel point operations (RGB shift, brightness,
+Speed choices (see ``plugins/laanet/tests/bench_synthesis.py``): all per-pixel point operations (RGB shift, brightness,
 contrast) are folded into one 256-entry lookup table per channel and applied with ``cv2.LUT``;
 the elastic displacement field is drawn at a quarter of the resolution and upsampled (it is a
 heavily blurred noise field, so little is lost); geometry is always one ``warpAffine`` per image.

@@ -1,4 +1,4 @@
-"""Blended Images (BI, Face X-ray) pseudo-fakes as LAA-Net trains on them.
+"""Blended Images (BI, Face X-ray) pseudo-fakes, in the form LAA-Net trains on.
 
 Li et al., "Face X-ray for More General Face Forgery Detection", CVPR 2020,
 https://arxiv.org/abs/1912.13458 — in the form LAA-Net uses (our clean-room LAA-Net notes §4.3–4.4):
@@ -21,9 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dfbench.errors import DfbenchError
-from dfbench.weights import atomic_write_bytes
-
+from ..errors import DfbenchError
+from ..fileio import atomic_write_bytes
 from . import augment
 from .hulls import HULL_TYPES, random_hull_mask
 from .sbi import Finisher, PseudoFakePair, blend

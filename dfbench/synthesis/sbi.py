@@ -1,4 +1,4 @@
-"""Self-Blended Images (SBI) pseudo-fakes as LAA-Net trains on them.
+"""Self-Blended Images (SBI) pseudo-fakes: one generator for LAA-Net and SBI training.
 
 Shiohara & Yamasaki, "Detecting Deepfakes with Self-Blended Images", CVPR 2022,
 https://arxiv.org/abs/2204.08376 — in the variant of Nguyen et al., "Laa-Net: Localized
@@ -10,6 +10,9 @@ hull mask of one of four types -> source/target colour and frequency transform -
 of source and mask, elastic deformation of the mask -> blurred blend mask, random blend ratio ->
 margin crop -> joint geometry (flip, crop/scale/erasing) and fit to the network size -> joint
 colour jitter and JPEG. Real and fake share every geometric and final colour parameter.
+
+The defaults are LAA-Net's variant of the recipe (blend-mask resize range, hull choice, boundary
+from the unscaled mask); ``dfbench sbi train`` draws from the same generator (``dfbench_sbi.train``).
 """
 
 from __future__ import annotations
@@ -19,8 +22,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from dfbench.media.faces import extend_forehead
-
+from ..media.faces import extend_forehead
 from . import augment
 from .hulls import HULL_TYPES, random_hull_mask
 

@@ -1,9 +1,14 @@
-"""LAA-Net's training faces: real videos of a source, as crops with landmarks.
+"""Real training faces for pseudo-fake training (LAA-Net, SBI): videos of a source, as crops
+with landmarks.
 
 A registered dataset is read through the training core's evaluation path
-(:mod:`dfbench.training.data`: the dataset index and root resolution, the variant's ``laanet``
-cropper, the shared crop cache) at ``data.crop_size``, so training crops are evaluation crops by
-construction; ``npz:DIR`` and ``faces:N`` (offline portraits) serve tests and custom data.
+(:mod:`dfbench.training.data`: the dataset index and root resolution, the variant's cropper, the
+shared crop cache) at ``data.crop_size``, so training crops are evaluation crops by construction;
+``npz:DIR`` and ``faces:N`` (offline portraits) serve tests and custom data.
+
+``cfg`` is a family's training config with a ``data`` section carrying ``source``,
+``train_split``, ``val_split``, ``frames_per_video``, ``crop_size``, ``data_root``, ``cache_dir`` and
+``extract_frames`` (LAA-Net's and SBI's ``DataConfig``).
 """
 
 from __future__ import annotations
@@ -14,19 +19,16 @@ from typing import Any
 
 import numpy as np
 
-from dfbench.training import TrainingError
-
-from .config import TrainConfig
+from ..training.runtime import TrainingError
 
 log = logging.getLogger(__name__)
 
 
-def load_training_videos(cfg: TrainConfig, split: str, input_spec: Any = None):
+def load_training_videos(cfg: Any, split: str, input_spec: Any = None):
     """Real face videos of ``split`` from ``cfg.data.source``; ``holdout:F`` as the validation
     split holds out a fraction F of the training split's videos (by video) for selection."""
-    from dfbench.training.data import parse_holdout
-
-    from .synthesis.dataset import holdout
+    from ..training.data import parse_holdout
+    from .pairs import holdout
 
     d = cfg.data
     frac = parse_holdout(d.val_split)
@@ -36,8 +38,8 @@ def load_training_videos(cfg: TrainConfig, split: str, input_spec: Any = None):
     return _load_split(cfg, split, input_spec)
 
 
-def _load_split(cfg: TrainConfig, split: str, input_spec: Any):
-    from .synthesis import dataset as ds
+def _load_split(cfg: Any, split: str, input_spec: Any):
+    from . import pairs as ds
 
     d = cfg.data
     kind, _, arg = d.source.partition(":")
@@ -53,12 +55,11 @@ def _load_split(cfg: TrainConfig, split: str, input_spec: Any):
     raise TrainingError(f"unknown data.source {d.source!r}: use dataset:NAME, npz:DIR or faces:N")
 
 
-def _dataset_videos(cfg: TrainConfig, name: str, split: str, input_spec: Any):
+def _dataset_videos(cfg: Any, name: str, split: str, input_spec: Any):
     """The real videos of a registered dataset as crops + landmarks, through the evaluation path
     (index, root resolution, the variant's cropper, the shared crop cache) at ``data.crop_size``."""
-    from dfbench.training.data import face_stage, prepared_videos, training_items
-
-    from .synthesis.dataset import FaceVideo
+    from ..training.data import face_stage, prepared_videos, training_items
+    from .pairs import FaceVideo
 
     d = cfg.data
     spec, items = training_items(name, split, data_root=d.data_root, labels=(0,))
