@@ -1,66 +1,79 @@
 """``--backend auto|torch|openvino|onnxruntime``: which runtime executes a detector's network.
 
-``torch`` runs the detector eagerly (or with ``--compile``). ``openvino`` and ``onnxruntime``
-export the whole detector, uint8 crops in and fake logits out (normalisation and any fast-path
-rewrite such as LAA-Net's folded BatchNorm included), with ``torch.onnx.export`` and run it with
-OpenVINO's CPU plugin or ONNX Runtime's CPU (or CUDA) provider. Before a run uses an exported
-model, its logits are checked against torch fp32 on the calibration batch
-(:func:`dfbench.precision.calibration_units`): further apart than the precision's tolerance
-(:data:`MAX_DEVIATION` for fp32, :data:`dfbench.precision.TOLERANCE` for bf16) and the run stops.
+``torch`` runs the detector eagerly (or with ``--compile``). ``openvino`` and ``onnxruntime`` run
+the detector's ONNX export (:mod:`dfbench.onnx_export`) with OpenVINO's CPU plugin (``bf16``
+through its native AMX/AVX-512-bf16 kernels, or ``fp32``) or ONNX Runtime (``fp32``).
 
-``auto`` (the default) is resolved together with ``--precision auto`` by
-:func:`dfbench.precision.choose`: on a CPU, OpenVINO first (bf16 where the CPU has native bf16,
-then fp32), then torch — on these machines OpenVINO runs LAA-Net's EfficientNet-B4 at 384 px
-1.9x faster than torch bf16 + channels_last and 3.3x faster than torch fp32 (``make bench``).
-A detector that cannot be exported (FFT layers, for instance) falls back to torch, and the
-reason is recorded with the choice.
+**Every exported model is checked before a run uses it** (:func:`prepare`): its logits on the
+calibration batch must be within the precision's tolerance of torch fp32
+(:data:`MAX_DEVIATION` = 1e-3 in fp32, :data:`dfbench.precision.TOLERANCE` in bf16), and — because
+tracing freezes one path through the Python code — the graph run in fp32 must also match torch
+within 1e-3 on a second, different batch (:data:`FIDELITY`: other faces, another batch size, an
+all-black and an all-white crop). The tracer's warnings are recorded with the run.
 
-Exported models are cached under ``$DFBENCH_CACHE/onnx/``, keyed by a hash of the weights, the
-input shape and the torch/dfbench versions, because exporting a large network takes a while.
-ONNX Runtime computes in fp32 here (its CPU provider has no general bf16 path), so ``--precision
-auto`` resolves to fp32 with this backend and an explicit bf16/fp16 is refused. OpenVINO takes
-fp32 or bf16 (its ``INFERENCE_PRECISION_HINT``); fp16/fp64 are refused.
+**``auto``** (the default): with ``--precision auto`` on a CPU where OpenVINO is installed, the
+candidates are OpenVINO bf16 (CPUs with native bf16), OpenVINO fp32, then torch's configurations
+(:func:`dfbench.precision.choose`); the first that passes wins. On these machines OpenVINO runs
+LAA-Net's EfficientNet-B4 at 384 px ~1.9x faster than torch bf16 + channels_last and ~3x faster
+than torch fp32 (``make bench``). A detector that cannot be exported (FFT layers, for instance)
+falls back to torch with the reason recorded. An explicit ``--precision``, ``--channels-last`` or
+``--compile`` is a torch setting and keeps torch. The choice is cached like the precision choice;
+a cached choice that no longer passes its check is made again.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import hashlib
+import importlib.util
 import logging
-import os
-import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import __version__
 from .errors import DfbenchError
+from .onnx_export import OPSET, BackendUnavailable, cached_export, export_onnx  # noqa: F401  (public here)
+from .precision import (
+    AUTO,
+    CALIBRATION,
+    TOLERANCE,
+    PrecisionChoice,
+    cache_dir,
+    cache_key,
+    calibration_units,
+    candidates,
+    choose,
+    cpu_has_fast_bf16,
+    device_tag,
+    read_cached,
+    reference_logits,
+    write_cached,
+)
 
 log = logging.getLogger(__name__)
 
-AUTO = "auto"
 BACKENDS = ("torch", "openvino", "onnxruntime")
 EXPORTED = ("openvino", "onnxruntime")
 """Backends that run an ONNX export of the detector."""
 PRECISIONS_OF = {"openvino": ("bf16", "fp32"), "onnxruntime": ("fp32",)}
-OPSET = 17
 MAX_DEVIATION = 1e-3
-"""Largest |logit(exported, fp32) - logit(torch fp32)| accepted on the calibration batch."""
+"""Largest |logit(exported, fp32) - logit(torch fp32)| accepted."""
+FIDELITY = "graph check: 3 more synthetic faces (seeds 2-3), an all-black crop, an all-white crop (3 calls), fp32, <= 1e-3"
 _INSTALL = {"onnxruntime": "pip install onnxruntime onnx", "openvino": "pip install openvino onnx"}
 
 
-class BackendUnavailable(DfbenchError):
-    """The backend's runtime is not installed or cannot run this detector."""
+class ExportMismatch(DfbenchError):
+    """The exported model's logits are further from torch than allowed."""
+
+    def __init__(self, message: str, deviation: float) -> None:
+        super().__init__(message)
+        self.deviation = deviation
 
 
 def installed(backend: str) -> bool:
     """True when ``backend``'s runtime can be imported (torch always can)."""
     if backend == "torch":
         return True
-    import importlib.util
-
     return importlib.util.find_spec(backend) is not None and importlib.util.find_spec("onnx") is not None
 
 
@@ -72,8 +85,8 @@ def check_backend(backend: str) -> None:
 
 
 def precision_for(backend: str, precision: str, channels_last: Any) -> tuple[str, Any]:
-    """The precision/layout an explicit exported backend may run (``auto`` stays ``auto``, resolved
-    by :func:`dfbench.precision.choose`); layout is the runtime's own business."""
+    """The precision/layout an explicit exported backend may run (``auto`` stays ``auto``);
+    layout is the runtime's own business."""
     check_backend(backend)
     if backend in (AUTO, "torch"):
         return precision, channels_last
@@ -84,106 +97,45 @@ def precision_for(backend: str, precision: str, channels_last: Any) -> tuple[str
     return (precision if precision != AUTO else (AUTO if len(allowed) > 1 else allowed[0])), False
 
 
-def resolve_execution(detector: Any, detector_id: str, device: str, backend: str, precision: str,
-                      channels_last: Any) -> Any:
-    """The run's :class:`dfbench.precision.PrecisionChoice` (backend included) for the CLI's settings."""
-    from .precision import choose
+def version(backend: str) -> str:
+    import importlib.metadata as md
 
-    precision, channels_last = precision_for(backend, precision, channels_last)  # onnxruntime: fp32
-    # With --executor ray the model stays in this (driver) process unless it needs a cluster GPU,
-    # where the exported runtimes are never candidates: the same resolution holds.
-    return choose(detector, detector_id, device, precision, channels_last, backend=backend)
+    try:
+        return md.version(backend)
+    except md.PackageNotFoundError:
+        return "unknown"
 
 
-def _weights_digest(detector: Any) -> str:
-    h = hashlib.sha256()
-    for k, v in sorted(detector.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-def _cache_root() -> Path:
-    return Path(os.environ.get("DFBENCH_CACHE", Path.home() / ".cache" / "dfbench")) / "onnx"
-
-
-def export_onnx(detector: Any, path: str | Path, batch: int = 2) -> Path:
-    """Export ``detector`` (uint8 -> logits, dynamic batch) to ``path`` with torch.onnx.export."""
+def exported_candidates(device: str, backend: str) -> list[tuple[str, str]]:
+    """(backend, precision) of the exported runtimes to try for ``--backend backend``, fastest first."""
     import torch
 
-    det = copy.deepcopy(detector).eval().float().to("cpu")
-    if hasattr(det, "configure_inference"):
-        # ONNX has no memory formats: the exported graph is the plain NCHW computation.
-        det.configure_inference(heads=("cls",), channels_last=False)
-    x = det.example_input(batch=batch, seed=0)
-    with torch.inference_mode():
-        det(x)  # builds lazily made fast-path copies (e.g. folded BatchNorm) before tracing
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    # nn.MultiheadAttention's inference fast path is one fused op ONNX does not know; the plain
-    # path computes the same attention (ViT encoders such as UnivFD's CLIP tower).
-    fastpath = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
-        # The exporter's constant-folding notes are about its own graph passes, not the user's model.
-        with torch.no_grad(), warnings.catch_warnings(), _quiet_onnx_log():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(det, (x,), str(tmp), dynamo=False, input_names=["crops"], output_names=["logits"],
-                              dynamic_axes={"crops": {0: "batch"}, "logits": {0: "batch"}}, opset_version=OPSET)
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
-    tmp.replace(path)
-    return path
+    if backend == "onnxruntime":
+        return [("onnxruntime", "fp32")]
+    on_cpu = torch.device(device).type == "cpu"
+    if backend == "openvino" or (backend == AUTO and on_cpu and installed("openvino")):
+        return [("openvino", p) for p in PRECISIONS_OF["openvino"] if p != "bf16" or cpu_has_fast_bf16()]
+    return []
 
 
-@contextlib.contextmanager
-def _quiet_onnx_log():
-    """torch's TorchScript exporter turns its C++ log on for every export (its ``setup_onnx_logging``
-    tests a function object for truth) and then dumps the whole graph to stderr when a layer cannot
-    be exported; the exception already says which. Keep the log off while exporting."""
-    import torch
-
-    try:
-        from torch.onnx._internal.torchscript_exporter import utils as ts_utils
-    except ImportError:  # another torch layout: leave its logging alone
-        yield
-        return
-    original = getattr(ts_utils, "setup_onnx_logging", None)
-    ts_utils.setup_onnx_logging = lambda verbose: contextlib.nullcontext()
-    try:
-        yield
-    finally:
-        if original is not None:
-            ts_utils.setup_onnx_logging = original
-        torch._C._jit_set_onnx_log_enabled(False)
+def execution_candidates(device: str, unit: str = "frame", backend: str = AUTO) -> list[tuple[str, str, bool]]:
+    """(backend, precision, channels_last) that ``--backend backend`` would try, in order."""
+    torch_order = [("torch", p, cl) for p, cl in candidates(device, unit)]
+    exported = [(b, p, False) for b, p in exported_candidates(device, backend)] if backend != "torch" else []
+    return exported + (torch_order if backend in (AUTO, "torch") else [])
 
 
-def cached_export(detector: Any) -> tuple[Path, bool]:
-    """``(path, was_cached)`` of the detector's ONNX export under ``$DFBENCH_CACHE/onnx/``."""
-    import torch
-
-    key = hashlib.sha256("|".join([_weights_digest(detector), str(detector.input_spec.to_dict()), torch.__version__,
-                                   __version__, str(OPSET)]).encode()).hexdigest()[:20]
-    path = _cache_root() / f"{key}.onnx"
-    if path.is_file():
-        return path, True
-    log.info("exporting %s to ONNX (%s)", type(detector).__name__, path)
-    try:
-        export_onnx(detector, path)
-    except Exception as e:
-        raise BackendUnavailable(f"{type(detector).__name__} cannot be exported to ONNX "
-                                 f"({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
-    return path, False
+# -- runtimes -----------------------------------------------------------------------------------
 
 
 class OnnxRuntimeModel:
     """Callable like a detector: uint8 crops (torch) -> float32 logits (torch), run by ONNX Runtime."""
 
+    precision = "fp32"
+
     def __init__(self, onnx_path: str | Path, device: str = "cpu", threads: int | None = None) -> None:
+        import os
+
         import onnxruntime as ort
         import torch
 
@@ -194,7 +146,7 @@ class OnnxRuntimeModel:
             # Same reasoning as dfbench/threads.py: idle workers sleep instead of spinning.
             so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
-        if device.startswith("cuda"):
+        if str(device).startswith("cuda"):
             providers.insert(0, "CUDAExecutionProvider")
         self.session = ort.InferenceSession(str(onnx_path), so, providers=providers)
         self.path = Path(onnx_path)
@@ -204,12 +156,13 @@ class OnnxRuntimeModel:
 
         arr = x.detach().cpu().contiguous().numpy()
         out = self.session.run(["logits"], {"crops": arr})[0]
-        return torch.from_numpy(np.asarray(out, dtype=np.float32)).to(x.device)
+        return torch.from_numpy(np.asarray(out, dtype=np.float32).reshape(len(arr))).to(x.device)
 
 
 class OpenVinoModel:
     """Callable like a detector: uint8 crops (torch) -> float32 logits (torch), run by OpenVINO's CPU
-    plugin in ``precision`` (``bf16``: its native bf16 kernels on AMX/AVX-512-bf16 CPUs)."""
+    plugin. ``precision`` is what the plugin reports it computes in (``bf16`` needs a CPU with
+    native bf16; elsewhere OpenVINO computes fp32 and this says so)."""
 
     def __init__(self, onnx_path: str | Path, device: str = "cpu", threads: int | None = None,
                  precision: str = "fp32") -> None:
@@ -220,7 +173,6 @@ class OpenVinoModel:
             raise BackendUnavailable(f"--backend openvino runs on the CPU here, not on --device {device}")
         if precision not in PRECISIONS_OF["openvino"]:
             raise DfbenchError(f"--backend openvino runs bf16 or fp32, not {precision}")
-        self.precision = precision
         config = {
             "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
             "INFERENCE_PRECISION_HINT": {"bf16": "bf16", "fp32": "f32"}[precision],
@@ -230,6 +182,8 @@ class OpenVinoModel:
             "ENABLE_CPU_PINNING": False,
         }
         self.compiled = ov.Core().compile_model(str(onnx_path), "CPU", config)
+        actual = str(self.compiled.get_property("INFERENCE_PRECISION_HINT")).lower()
+        self.precision = "bf16" if ("bf16" in actual or "bfloat16" in actual) else "fp32"
         self.request = self.compiled.create_infer_request()
         self.path = Path(onnx_path)
 
@@ -242,51 +196,173 @@ class OpenVinoModel:
 
 
 def runtime(backend: str, onnx_path: Path, device: str, precision: str) -> Any:
-    if backend == "openvino":
-        return OpenVinoModel(onnx_path, device=device, precision=precision)
-    return OnnxRuntimeModel(onnx_path, device=device)
-
-
-def version(backend: str) -> str:
-    import importlib.metadata as md
-
+    """The runtime's callable model; any failure to load is :class:`BackendUnavailable`."""
     try:
-        return md.version(backend)
-    except md.PackageNotFoundError:
-        return "unknown"
+        if backend == "openvino":
+            return OpenVinoModel(onnx_path, device=device, precision=precision)
+        return OnnxRuntimeModel(onnx_path, device=device)
+    except DfbenchError:
+        raise
+    except Exception as e:  # the runtime's own errors (unsupported op, bad file, ...)
+        raise BackendUnavailable(f"{backend} cannot load {onnx_path} ({type(e).__name__}: "
+                                 f"{str(e).splitlines()[0][:200] if str(e) else ''})") from e
+
+
+# -- checked, ready-to-run exported models --------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """An exported model that passed its checks, and what the run records about it."""
+
+    backend: str
+    precision: str
+    model: Any
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def fidelity_batches(detector: Any) -> list[np.ndarray]:
+    """Other inputs for the graph check, as separate calls (another batch size, and batches whose
+    statistics differ from the calibration batch's): 3 faces, an all-black crop, an all-white crop."""
+    units = calibration_units(detector, 4, seed=2)[:3]
+    return [np.ascontiguousarray(units), np.zeros_like(units[:1]), np.full_like(units[:1], 255)]
+
+
+def _max_dev(model: Any, units: np.ndarray, ref: np.ndarray) -> float:
+    import torch
+
+    got = model(torch.from_numpy(units)).numpy().astype(np.float64)
+    return float(np.abs(got - ref).max()) if np.isfinite(got).all() else float("inf")
+
+
+def _graph_deviation(detector: Any, graph: Any, device: str) -> float:
+    return max(_max_dev(graph, b, reference_logits(detector, b, device)) for b in fidelity_batches(detector))
+
+
+def prepare(detector: Any, device: str, backend: str, precision: str, tolerance: float = TOLERANCE,
+            units: np.ndarray | None = None, ref: np.ndarray | None = None) -> Prepared:
+    """Export (cached), load and check ``detector`` on ``backend`` in ``precision``."""
+    check_backend(backend)
+    path, cached, tracer = cached_export(detector)
+    model = runtime(backend, path, device, precision)
+    units = calibration_units(detector) if units is None else units
+    ref = reference_logits(detector, units, device) if ref is None else ref
+    dev = _max_dev(model, units, ref)
+    limit = MAX_DEVIATION if model.precision == "fp32" else tolerance
+    if dev > limit:
+        raise ExportMismatch(f"--backend {backend} ({model.precision}): logits differ from torch fp32 by {dev:.3g} "
+                             f"(> {limit}) on the calibration batch; use --backend torch (exported model: {path})", dev)
+    # A Python decision frozen by tracing shows on other inputs; fp32, so bf16 rounding cannot hide it.
+    graph = model if model.precision == "fp32" else runtime(backend, path, device, "fp32")
+    fid = _graph_deviation(detector, graph, device)
+    if fid > MAX_DEVIATION:
+        hint = f"; tracer warnings: {tracer[:3]}" if tracer else ""
+        raise ExportMismatch(f"--backend {backend}: the exported graph differs from torch by {fid:.3g} on other inputs "
+                             f"(a data-dependent branch frozen by tracing?){hint}; use --backend torch", fid)
+    record = {"name": backend, "version": version(backend), "precision": model.precision,
+              "requested_precision": precision, "opset": OPSET, "onnx": str(path), "cached_export": cached,
+              "max_abs_logit_dev_vs_torch": round(dev, 8), "tolerance": limit,
+              "graph_check_max_abs_dev_fp32": round(fid, 8), "graph_check": FIDELITY,
+              "tracer_warnings": tracer[:10]}
+    if backend == "onnxruntime":
+        record["providers"] = model.session.get_providers()
+    return Prepared(backend, model.precision, model, record)
+
+
+def install(model_stage: Any, prepared: Prepared) -> dict[str, Any]:
+    """Run ``model_stage``'s batches on the prepared model; returns the record for results.json."""
+    model_stage.model = prepared.model
+    model_stage.exported = {"backend": prepared.backend, "precision": prepared.precision}
+    return prepared.record
 
 
 def attach(model_stage: Any, backend: str, device: str = "cpu", precision: str = "fp32",
-           tolerance: float | None = None) -> dict[str, Any]:
-    """Swap ``model_stage.model`` for ``backend`` after checking its logits against torch fp32 on
-    the calibration batch (within ``tolerance``; default :data:`MAX_DEVIATION` for fp32 and the
-    precision tolerance for bf16); returns the record."""
+           tolerance: float = TOLERANCE) -> dict[str, Any]:
+    """:func:`prepare` + :func:`install` for ``model_stage``'s detector (torch: nothing to do)."""
     check_backend(backend)
     if backend == "torch":
         return {"name": "torch"}
-    import torch
+    return install(model_stage, prepare(model_stage.detector, device, backend, precision, tolerance))
 
-    from .precision import TOLERANCE, calibration_units
 
-    if tolerance is None:
-        tolerance = MAX_DEVIATION if precision == "fp32" else TOLERANCE
-    det = model_stage.detector
-    path, cached = cached_export(det)
-    model = runtime(backend, path, device, precision)
-    units = calibration_units(det)
-    x = torch.from_numpy(units)
-    ref_det = copy.deepcopy(det).float().to(memory_format=torch.contiguous_format)
-    with torch.inference_mode():
-        ref = ref_det(x.to(det.device)).float().cpu().numpy()
-    got = model(x).numpy()
-    dev = float(np.abs(got - ref).max())
-    if not np.isfinite(got).all() or dev > tolerance:
-        raise DfbenchError(f"--backend {backend} ({precision}): logits differ from torch fp32 by {dev:.3g} "
-                           f"(> {tolerance}) on the calibration batch; use --backend torch (exported model: {path})")
-    model_stage.model = model
-    record = {"name": backend, "version": version(backend), "precision": precision, "opset": OPSET,
-              "onnx": str(path), "cached_export": cached, "max_abs_logit_dev_vs_torch": round(dev, 8),
-              "tolerance": tolerance}
-    if backend == "onnxruntime":
-        record["providers"] = model.session.get_providers()
-    return record
+def protocol_entry(prepared: Prepared | None) -> dict[str, Any]:
+    """What a run's protocol (and hash) says about the runtime: nothing for torch, so the hashes
+    of torch runs stay as they were; name, version and opset for an exported runtime."""
+    if prepared is None:
+        return {}
+    return {"backend": {"name": prepared.backend, "version": prepared.record["version"], "opset": OPSET}}
+
+
+# -- the automatic choice -------------------------------------------------------------------------
+
+
+def resolve_execution(detector: Any, detector_id: str, device: str, backend: str = AUTO, precision: str = AUTO,
+                      channels_last: Any = AUTO, compile: bool = False, tolerance: float = TOLERANCE,
+                      use_cache: bool = True) -> tuple[PrecisionChoice, Prepared | None]:
+    """The run's configuration: ``(choice, prepared exported model or None for torch)``."""
+    check_backend(backend)
+    if compile:
+        if backend in EXPORTED:
+            raise DfbenchError(f"--compile is torch.compile; it does not apply to --backend {backend}")
+        backend = "torch"
+    precision, channels_last = precision_for(backend, precision, channels_last)
+    explicit_layout = channels_last not in (AUTO, None) and backend == AUTO
+    if backend == "torch" or (backend == AUTO and (precision != AUTO or explicit_layout)):
+        return choose(detector, detector_id, device, precision, channels_last, tolerance, use_cache), None
+    if precision != AUTO:  # explicit exported backend in an explicit precision: it runs or the run stops
+        prepared = prepare(detector, device, backend, precision, tolerance)
+        return PrecisionChoice(prepared.precision, False, device=str(device), backend=backend), prepared
+    order = exported_candidates(device, backend)
+    if not order:  # auto on a GPU or without OpenVINO
+        return choose(detector, detector_id, device, AUTO, channels_last, tolerance, use_cache), None
+    runtimes = {b: version(b) for b in sorted({b for b, _ in order})}
+    extra = {"runtimes": runtimes, "check": FIDELITY, "requested": backend}
+    path = cache_dir() / f"{cache_key(detector_id, detector, device, order, tolerance, extra)}.json"
+    cached = read_cached(path) if use_cache else None
+    if cached is not None and cached.backend == "torch":
+        return cached, None
+    if cached is not None:
+        try:
+            return cached, prepare(detector, device, cached.backend, cached.precision, tolerance)
+        except DfbenchError as e:
+            log.warning("the cached choice %s no longer passes its check (%s); choosing again", cached.describe(), e)
+    units = calibration_units(detector)
+    ref = reference_logits(detector, units, device)
+    tried: list[dict[str, Any]] = []
+    unexportable = None
+    for b, p in order:
+        row: dict[str, Any] = {"backend": b, "precision": p, "channels_last": False}
+        if unexportable:
+            tried.append({**row, "error": unexportable})
+            continue
+        try:
+            prepared = prepare(detector, device, b, p, tolerance, units, ref)
+        except ExportMismatch as e:
+            tried.append({**row, "max_abs_logit_dev": round(e.deviation, 6), "within_tolerance": False,
+                          "error": str(e)[:300]})
+            continue
+        except BackendUnavailable as e:
+            tried.append({**row, "error": str(e)[:300]})
+            unexportable = str(e)[:300] if "cannot be exported" in str(e) else None
+            continue
+        dev = prepared.record["max_abs_logit_dev_vs_torch"]
+        tried.append({**row, "precision": prepared.precision, "max_abs_logit_dev": dev, "within_tolerance": True})
+        choice = PrecisionChoice(prepared.precision, False, mode=AUTO, tolerance=tolerance, max_abs_logit_dev=dev,
+                                 mean_abs_logit_dev=None, candidates=tried, device=str(device),
+                                 capability=device_tag(device), calibration=CALIBRATION, backend=b)
+        if use_cache:
+            write_cached(path, choice)
+        return choice, prepared
+    if backend != AUTO:
+        raise BackendUnavailable(f"--backend {backend} cannot run {detector_id}: "
+                                 + "; ".join(r.get("error", "") for r in tried))
+    torch_choice = choose(detector, detector_id, device, AUTO, channels_last, tolerance, use_cache)
+    combined = replace(torch_choice, candidates=tried + list(torch_choice.candidates), cached=False)
+    if use_cache:
+        write_cached(path, combined)
+    return combined, None
+
+
+__all__ = ["BACKENDS", "EXPORTED", "BackendUnavailable", "ExportMismatch", "OnnxRuntimeModel", "OpenVinoModel",
+           "Prepared", "attach", "check_backend", "execution_candidates", "export_onnx", "install", "prepare",
+           "precision_for", "protocol_entry", "resolve_execution", "runtime"]

@@ -429,10 +429,15 @@ def _tag(r: dict[str, Any]) -> str:
 def exported_configs(device: str, backends: Sequence[str] | None) -> list[tuple[str, str, bool]]:
     """(backend, precision, False) of the exported runtimes to measure (None: those ``--backend
     auto`` would try on ``device``, i.e. OpenVINO on a CPU where it is installed)."""
-    from .precision import execution_candidates
+    from .backends import BACKENDS, check_backend, execution_candidates
 
     if backends is None:
         return [c for c in execution_candidates(device, "frame", "auto") if c[0] != "torch"]
+    bad = [b for b in backends if b not in BACKENDS]
+    if bad:
+        raise DfbenchError(f"--backends: unknown {bad}; choose from {', '.join(BACKENDS)}")
+    for b in backends:
+        check_backend(b)
     return [c for b in backends if b != "torch" for c in execution_candidates(device, "frame", b)]
 
 

@@ -329,9 +329,15 @@ class ModelStage:
         det.configure_inference(heads=("cls",))
         self.detector = det
         self.model = torch.compile(det) if compile else det
+        self.exported: dict[str, str] | None = None
+        """Set by :func:`dfbench.backends.install` when an exported runtime replaces the network."""
 
     def effective(self) -> dict[str, Any]:
         """Precision, memory format, compile and batch size as actually used."""
+        if self.exported:  # an exported runtime computes in its own precision, on NCHW graphs
+            return {"precision": self.exported["precision"], "parameter_dtype": None, "autocast": None,
+                    "channels_last": False, "compile": False, "batch_size": self.batch_size,
+                    "batch_size_requested": self.requested_batch_size, "backend": self.exported["backend"]}
         dtype = str(self.detector.param_dtype).replace("torch.", "") if hasattr(self.detector, "param_dtype") else None
         opts = self.detector.inference_options() if hasattr(self.detector, "inference_options") else {}
         return {"precision": self.precision, "parameter_dtype": dtype,

@@ -20,13 +20,14 @@ by detector id, weights hash, device, CPU/GPU capability and torch version, so i
 ``--precision fp32`` (or ``fp64``) stays the exact path: with an explicit full precision,
 ``--channels-last auto`` means off, i.e. the plain NCHW computation of the reference code.
 
-**Backends** (``--backend auto``, :mod:`dfbench.backends`): with automatic precision on a CPU, the
-exported detector run by OpenVINO comes first (bf16 where the CPU has native bf16, then fp32),
-ahead of every torch configuration, because that is the measured order on these machines
-(``make bench``: LAA-Net EfficientNet-B4 at 384 px, batch 8, 2 threads — OpenVINO bf16 ~35 img/s,
-OpenVINO fp32 ~20, torch bf16 + channels_last ~19, torch fp32 ~6). A detector that cannot be
-exported, or whose exported logits leave the tolerance, falls through to torch; each try is in
-``candidates``. An explicit ``--precision`` (or ``--backend torch``) keeps torch.
+This module knows torch only. Exported runtimes (OpenVINO, ONNX Runtime) come first on a CPU
+under ``--backend auto``; :mod:`dfbench.backends` tries them and falls back to :func:`choose`,
+reusing :class:`PrecisionChoice`, the calibration batch and the cache helpers here.
+
+The cache key holds a digest of the weights *as loaded* and a fingerprint of the detector's code
+(:func:`weights_digest`, :func:`code_fingerprint`), not only the weights file's sha256: detectors
+without a file (``--allow-untrained``, in-memory fine-tuning) or with edited code must not inherit
+another model's choice.
 """
 
 from __future__ import annotations
@@ -143,38 +144,20 @@ def candidates(device: str, unit: str = "frame") -> list[tuple[str, bool]]:
     return list(dict.fromkeys(order))
 
 
-def execution_candidates(device: str, unit: str = "frame", backend: str = "torch") -> list[tuple[str, str, bool]]:
-    """(backend, precision, channels_last) in the device's speed order for ``--backend backend``
-    (``auto``: OpenVINO's configurations first on a CPU where it is installed, then torch's)."""
-    import torch
-
-    from .backends import PRECISIONS_OF, installed
-
-    torch_order = [("torch", p, cl) for p, cl in candidates(device, unit)]
-    if backend == "torch":
-        return torch_order
-    on_cpu = torch.device(device).type == "cpu"
-    if backend == "onnxruntime":
-        return [("onnxruntime", "fp32", False)]
-    ov = [("openvino", p, False) for p in PRECISIONS_OF["openvino"] if p != "bf16" or cpu_has_fast_bf16()]
-    if backend == "openvino":
-        return ov
-    return (ov if on_cpu and installed("openvino") else []) + torch_order
-
-
-def calibration_units(detector: Any, n: int = 8) -> np.ndarray:
-    """uint8 units at the detector's input: synthetic faces (real and tinted), frames or clips."""
+def calibration_units(detector: Any, n: int = 8, seed: int = 0) -> np.ndarray:
+    """uint8 units at the detector's input: synthetic faces (real and tinted), frames or clips
+    (``seed`` and ``seed + 1`` for the two halves)."""
     from .testing import make_face_frames
 
     s = detector.input_spec
     half = max(1, n // 2)
     if s.unit == "clip":
         L = s.clip_length
-        frames = np.concatenate([make_face_frames(L * half, size=(s.size, s.size), fake=f, seed=i)
+        frames = np.concatenate([make_face_frames(L * half, size=(s.size, s.size), fake=f, seed=seed + i)
                                  for i, f in enumerate((False, True))])
         frames = frames[..., :1] if s.channels == 1 else frames
         return np.ascontiguousarray(frames.transpose(0, 3, 1, 2).reshape(-1, L, s.channels, s.size, s.size))
-    frames = np.concatenate([make_face_frames(half, size=(s.size, s.size), fake=f, seed=i)
+    frames = np.concatenate([make_face_frames(half, size=(s.size, s.size), fake=f, seed=seed + i)
                              for i, f in enumerate((False, True))])
     frames = frames[..., :1] if s.channels == 1 else frames
     return np.ascontiguousarray(frames.transpose(0, 3, 1, 2))
@@ -194,7 +177,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("DFBENCH_CACHE", Path.home() / ".cache" / "dfbench")) / "precision"
 
 
-def _device_tag(device: str) -> str:
+def device_tag(device: str) -> str:
     import torch
 
     dev = torch.device(device)
@@ -205,121 +188,131 @@ def _device_tag(device: str) -> str:
     return dev.type
 
 
-def _cache_key(detector_id: str, detector: Any, device: str, order: list, tolerance: float) -> str:
+def weights_digest(detector: Any) -> str:
+    """sha256 of the detector's state dict as loaded (names, dtypes, shapes, values)."""
     import torch
 
-    from .backends import version
+    h = hashlib.sha256()
+    for k, v in sorted(detector.state_dict().items()):
+        t = v.detach().cpu().contiguous()
+        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}".encode())
+        if t.dtype in (torch.bfloat16, torch.float16):  # numpy has no bfloat16: hash the raw bits
+            t = t.view(torch.int16)
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
 
-    runtimes = {b: version(b) for b in sorted({c[0] for c in order} - {"torch"})}
-    blob = json.dumps({"v": CACHE_VERSION, "detector": detector_id, "weights": detector.weights_info.get("sha256"),
-                       "device": _device_tag(device), "torch": torch.__version__, "dfbench": __version__,
-                       "candidates": order, "tolerance": tolerance, "calibration": CALIBRATION,
-                       "runtimes": runtimes}, sort_keys=True)
+
+def code_fingerprint(detector: Any) -> str:
+    """sha256 over the source files of the classes the detector is made of (the detector and
+    every submodule), plus its inference options: edited code gives another fingerprint."""
+    import sys
+
+    h = hashlib.sha256()
+    modules = {type(detector).__module__} | {type(m).__module__ for m in detector.modules()}
+    for name in sorted(modules):
+        h.update(name.encode())
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path and not name.startswith("torch."):
+            try:
+                h.update(Path(path).read_bytes())
+            except OSError:
+                pass
+    h.update(type(detector).__qualname__.encode())
+    opts = detector.inference_options() if hasattr(detector, "inference_options") else {}
+    h.update(json.dumps(opts, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def cache_key(detector_id: str, detector: Any, device: str, order: list, tolerance: float,
+              extra: dict[str, Any] | None = None) -> str:
+    import torch
+
+    blob = json.dumps({"v": CACHE_VERSION, "detector": detector_id, "weights": weights_digest(detector),
+                       "code": code_fingerprint(detector), "device": device_tag(device),
+                       "torch": torch.__version__, "dfbench": __version__, "candidates": order,
+                       "tolerance": tolerance, "calibration": CALIBRATION, **(extra or {})},
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def choose(detector: Any, detector_id: str, device: str = "cpu", precision: str = AUTO,
-           channels_last: bool | str = AUTO, tolerance: float = TOLERANCE, use_cache: bool = True,
-           backend: str = "torch") -> PrecisionChoice:
-    """Resolve ``auto`` settings for ``detector`` on ``device`` (explicit settings pass through).
+def read_cached(path: Path) -> PrecisionChoice | None:
+    if not path.is_file():
+        return None
+    try:
+        got = PrecisionChoice(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        log.warning("ignoring unreadable precision cache %s", path)
+        return None
+    got.cached = True
+    return got
 
-    ``backend``: ``torch`` (only torch configurations), ``auto`` (exported runtimes too, see the
-    module docstring) or an exported backend (its configurations only)."""
+
+def write_cached(path: Path, choice: PrecisionChoice) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**choice.record(), "cached": False}, indent=1))
+        tmp.replace(path)
+    except OSError as e:  # a read-only cache must not stop a run
+        log.warning("could not cache the precision choice in %s: %s", path, e)
+
+
+def reference_logits(detector: Any, units: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """torch fp32 NCHW logits: the reference every other configuration is checked against."""
+    return _logits(detector, units, device, "fp32", False)
+
+
+def choose(detector: Any, detector_id: str, device: str = "cpu", precision: str = AUTO,
+           channels_last: bool | str = AUTO, tolerance: float = TOLERANCE, use_cache: bool = True
+           ) -> PrecisionChoice:
+    """Resolve ``auto`` settings for ``detector`` on ``device`` (explicit settings pass through)."""
     unit = detector.input_spec.unit
     cl_auto = channels_last == AUTO or channels_last is None
     if precision != AUTO:
-        if backend not in (AUTO, "torch"):  # an explicit exported backend in an explicit precision
-            return PrecisionChoice(precision, False, device=str(device), backend=backend)
         if cl_auto:
             # Explicit full precision = the exact path (NCHW); explicit bf16/fp16 = the fast layout.
             cl = precision in ("bf16", "fp16") and unit == "frame"
         else:
             cl = bool(channels_last)
         return PrecisionChoice(precision, cl and unit == "frame", device=str(device))
-    if backend == AUTO and not cl_auto:
-        backend = "torch"  # an explicit layout is a torch setting
-    order = execution_candidates(device, unit, backend)
+    order = candidates(device, unit)
     if not cl_auto:
         fixed = bool(channels_last) and unit == "frame"
-        order = list(dict.fromkeys((b, p, fixed) for b, p, _ in order))
-    path = cache_dir() / f"{_cache_key(detector_id, detector, device, order, tolerance)}.json"
-    if use_cache and path.is_file():
-        try:
-            got = PrecisionChoice(**json.loads(path.read_text()))
-            got.cached = True
-            return got
-        except (OSError, ValueError, TypeError):
-            log.warning("ignoring unreadable precision cache %s", path)
+        order = list(dict.fromkeys((p, fixed) for p, _ in order))
+    path = cache_dir() / f"{cache_key(detector_id, detector, device, order, tolerance)}.json"
+    got = read_cached(path) if use_cache else None
+    if got is not None:
+        return got
     try:
         choice = _calibrate(detector, device, order, tolerance)
     except Exception as e:  # a detector that cannot be copied or run in another precision
         log.warning("precision auto: calibration of %s failed (%s: %s); using fp32", detector_id, type(e).__name__, e)
-        fallback = backend if backend not in (AUTO, "torch") else "torch"
-        return PrecisionChoice("fp32", False, mode=AUTO, backend=fallback, tolerance=tolerance, max_abs_logit_dev=0.0,
+        return PrecisionChoice("fp32", False, mode=AUTO, tolerance=tolerance, max_abs_logit_dev=0.0,
                                mean_abs_logit_dev=0.0, candidates=[{"error": f"{type(e).__name__}: {e}"}],
-                               device=str(device), capability=_device_tag(device), calibration=CALIBRATION)
+                               device=str(device), capability=device_tag(device), calibration=CALIBRATION)
     if use_cache:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(choice.record(), indent=1))
-            tmp.replace(path)
-        except OSError as e:  # a read-only cache must not stop a run
-            log.warning("could not cache the precision choice in %s: %s", path, e)
+        write_cached(path, choice)
     return choice
 
 
-def _exported_logits(detector: Any, units: np.ndarray, device: str, backend: str, precision: str) -> np.ndarray:
-    import torch
-
-    from .backends import cached_export, runtime
-
-    path, _ = cached_export(detector)
-    return runtime(backend, path, device, precision)(torch.from_numpy(units)).numpy().astype(np.float64)
-
-
-def _calibrate(detector: Any, device: str, order: list[tuple[str, str, bool]], tolerance: float) -> PrecisionChoice:
+def _calibrate(detector: Any, device: str, order: list[tuple[str, bool]], tolerance: float) -> PrecisionChoice:
     units = calibration_units(detector)
-    ref = _logits(detector, units, device, "fp32", False)
+    ref = reference_logits(detector, units, device)
     tried: list[dict[str, Any]] = []
     chosen = None
-    unexportable = None  # one failed export rules out every exported configuration
-    for backend, prec, cl in order:
-        row: dict[str, Any] = {"precision": prec, "channels_last": cl}
-        if backend != "torch":
-            row = {"backend": backend, **row}
-            if unexportable:
-                tried.append({**row, "error": unexportable})
-                continue
-        try:
-            if backend != "torch":
-                y = _exported_logits(detector, units, device, backend, prec)
-            else:
-                y = ref if (prec, cl) == ("fp32", False) else _logits(detector, units, device, prec, cl)
-        except Exception as e:  # not exportable / runtime missing: the next configuration
-            tried.append({**row, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"})
-            if "cannot be exported" in tried[-1]["error"]:
-                unexportable = tried[-1]["error"]
-            log.info("precision auto: %s %s unavailable (%s)", backend, prec, tried[-1]["error"])
-            continue
+    for prec, cl in order:
+        y = ref if (prec, cl) == ("fp32", False) else _logits(detector, units, device, prec, cl)
         dev = np.abs(y - ref)
-        # An exported fp32 model must match torch fp32 closely, whatever the tolerance allows.
-        limit = min(tolerance, _max_fp32_deviation()) if (backend != "torch" and prec == "fp32") else tolerance
-        ok = bool(np.isfinite(y).all() and dev.max() <= limit)
-        tried.append({**row, "max_abs_logit_dev": round(float(dev.max()), 6), "within_tolerance": ok})
+        ok = bool(np.isfinite(y).all() and dev.max() <= tolerance)
+        tried.append({"precision": prec, "channels_last": cl, "max_abs_logit_dev": round(float(dev.max()), 6),
+                      "within_tolerance": ok})
         if ok:
-            chosen = (backend, prec, cl, dev)
+            chosen = (prec, cl, dev)
             break
     if chosen is None:  # nothing within tolerance (cannot happen for fp32 NCHW itself): exact path
-        chosen = ("torch", "fp32", False, np.zeros(1))
-    backend, prec, cl, dev = chosen
-    log.info("precision auto on %s: %s %s channels_last=%s (max |dlogit| %.4g)", device, backend, prec, cl, dev.max())
+        chosen = ("fp32", False, np.zeros(1))
+    prec, cl, dev = chosen
+    log.info("precision auto on %s: %s channels_last=%s (max |dlogit| %.4g)", device, prec, cl, dev.max())
     return PrecisionChoice(prec, cl, mode=AUTO, tolerance=tolerance, max_abs_logit_dev=round(float(dev.max()), 6),
                            mean_abs_logit_dev=round(float(dev.mean()), 6), candidates=tried, device=str(device),
-                           capability=_device_tag(device), calibration=CALIBRATION, backend=backend)
-
-
-def _max_fp32_deviation() -> float:
-    from .backends import MAX_DEVIATION
-
-    return MAX_DEVIATION
+                           capability=device_tag(device), calibration=CALIBRATION)

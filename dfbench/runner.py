@@ -159,12 +159,11 @@ def evaluate(
     det_id = detector_id_of(det)
     if not det.trained and not allow_untrained:
         raise DfbenchError(untrained_message(det, reg))
-    from .backends import EXPORTED, resolve_execution
-    from .backends import attach as attach_backend
+    from .backends import install, protocol_entry, resolve_execution
 
     # "auto": the fastest (runtime, precision, layout) whose logits stay within tolerance of fp32.
-    pchoice = resolve_execution(det, det_id, device, backend, precision, channels_last)
-    precision, channels_last, backend = pchoice.precision, pchoice.channels_last, pchoice.backend
+    pchoice, exported = resolve_execution(det, det_id, device, backend, precision, channels_last, compile)
+    precision, channels_last = pchoice.precision, pchoice.channels_last
     spec_in = det.input_spec
     overrides = {k: v for k, v in {"flip_test": flip_test, "aggregation": aggregation,
                                   "frames_per_video": frames_per_video}.items() if v is not None}
@@ -200,7 +199,7 @@ def evaluate(
         max_frames = (dataset_options or {}).get("max_frames") or det.max_frames_for(ds_spec.name) or None
     signatures = {it.key: file_signature(it) for it in items}
     # An exported runtime gets the detector in fp32 and computes in its own precision.
-    stage_opts = dict(precision="fp32" if backend in EXPORTED else precision, channels_last=channels_last,
+    stage_opts = dict(precision="fp32" if exported else precision, channels_last=channels_last,
                       flip_test=input_spec.flip_test, batch_size=batch_size, compile=compile)
     if executor == "ray":
         from .parallel.ray_exec import place_model
@@ -209,13 +208,11 @@ def evaluate(
     else:
         model_stage, run_batch = ModelStage(det, device=device, **stage_opts), None
     # onnxruntime swaps the network of a local model stage (and checks it against torch first).
-    if run_batch is not None and backend in EXPORTED:
-        raise DfbenchError(f"--backend {backend} runs in this process; the model would run in a Ray GPU actor: "
-                           f"use --backend torch")
-    backend_info = attach_backend(model_stage, backend, device, precision) if run_batch is None else None
+    if run_batch is not None and exported:
+        raise DfbenchError(f"--backend {exported.backend} runs in this process; the model would run in a Ray GPU "
+                           f"actor: use --backend torch")
+    backend_info = install(model_stage, exported) if exported else ({"name": "torch"} if run_batch is None else None)
     effective = model_stage.effective()
-    if backend in EXPORTED:
-        effective.update(precision=precision, autocast=None)
 
     protocol = {
         "dataset": {"id": ds_spec.name, "version": ds_spec.version, "split": split,
@@ -246,7 +243,7 @@ def evaluate(
         "channels_last": effective["channels_last"],
         "compile": effective["compile"],
         **({"precision_choice": pchoice.protocol()} if pchoice.mode == "auto" else {}),
-        **({"backend": backend} if backend != "torch" else {}),
+        **protocol_entry(exported),
         "checkpoint_selection": det.weights_info.get("selection") or None,
         "software": software_versions(),
     }

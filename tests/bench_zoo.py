@@ -45,12 +45,11 @@ def test_zoo_model_stage_throughput(benchmark, family, case, tmp_path_factory):
     units = calibration_units(det, BATCH)
     info: dict = {"precision": "fp32", "backend": "torch", "channels_last": False}
     if case == "auto":
-        c = backends.resolve_execution(copy.deepcopy(det), family, "cpu", "auto", "auto", "auto")
-        exported = c.backend in backends.EXPORTED
-        stage = ModelStage(det, precision="fp32" if exported else c.precision, channels_last=c.channels_last,
+        c, prepared = backends.resolve_execution(copy.deepcopy(det), family, "cpu")
+        stage = ModelStage(det, precision="fp32" if prepared else c.precision, channels_last=c.channels_last,
                            flip_test=det.input_spec.flip_test, batch_size=BATCH)
-        if exported:
-            backends.attach(stage, c.backend, "cpu", c.precision)
+        if prepared:
+            backends.install(stage, prepared)
         info = {"precision": c.precision, "backend": c.backend, "channels_last": c.channels_last,
                 "max_abs_logit_dev": c.max_abs_logit_dev}
     else:

@@ -84,10 +84,39 @@ class _FFTDetector(Detector):
         return self.net(x)[:, 0]
 
 
+class _Shifted(Detector):
+    """Same weights as _conv_detector, other code: logits + 0.05 (less than the bf16 tolerance)."""
+
+    def logits(self, x):
+        return super().logits(x) + 0.05
+
+
+class _Branchy(Detector):
+    """A data-dependent Python branch: tracing freezes the path the example input took."""
+
+    def logits(self, x):
+        y = super().logits(x)
+        return -y if float(x.float().mean()) > 0.9 else y  # x is normalised: only a bright batch flips
+
+
+def _like(cls):
+    base = _conv_detector()
+    return cls(base.net, base.input_spec).eval()
+
+
+@pytest.fixture
+def ov(monkeypatch):
+    pytest.importorskip("openvino")
+    from dfbench import precision as P
+
+    monkeypatch.setattr(P, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(backends, "cpu_has_fast_bf16", lambda: True)
+    return P
+
+
 @pytest.mark.parametrize("flip", [False, True])
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_openvino_logits_match_torch(flip, precision):
-    pytest.importorskip("openvino")
+def test_openvino_logits_match_torch(ov, flip, precision):
     units = np.random.default_rng(0).integers(0, 256, (5, 3, 32, 32), dtype=np.uint8)
     ref = ModelStage(_conv_detector(), flip_test=flip, batch_size=2).logits(units)
     stage = ModelStage(_conv_detector(), flip_test=flip, batch_size=2)
@@ -98,71 +127,132 @@ def test_openvino_logits_match_torch(flip, precision):
     assert info["name"] == "openvino" and info["precision"] == precision
     assert info["max_abs_logit_dev_vs_torch"] <= info["tolerance"]
     assert info["tolerance"] == (backends.MAX_DEVIATION if precision == "fp32" else 0.1)
+    assert info["graph_check_max_abs_dev_fp32"] <= backends.MAX_DEVIATION
+    assert stage.effective()["precision"] == precision and stage.effective()["backend"] == "openvino"
 
 
-def test_auto_backend_on_a_cpu_takes_openvino_first(monkeypatch):
-    pytest.importorskip("openvino")
-    from dfbench import precision as P
+def test_openvino_logits_do_not_depend_on_batch_mates(ov):
+    """dfbench.parallel.batching's promise holds for the exported runtime: fixed-shape batches give
+    each crop the same logit whatever its position and its batch mates."""
+    units = np.random.default_rng(1).integers(0, 256, (8, 3, 32, 32), dtype=np.uint8)
+    stage = ModelStage(_conv_detector(), batch_size=8)
+    backends.attach(stage, "openvino", precision="bf16")
+    base = stage.logits(units)
+    perm = np.random.default_rng(2).permutation(8)
+    np.testing.assert_array_equal(stage.logits(units[perm]), base[perm])
+    mates = units.copy()
+    mates[1:] = 0
+    assert stage.logits(mates)[0] == base[0]
 
-    monkeypatch.setattr(P, "cpu_has_fast_bf16", lambda: True)
-    order = P.execution_candidates("cpu", "frame", "auto")
+
+def test_auto_backend_on_a_cpu_takes_openvino_first(ov):
+    P = ov
+    order = backends.execution_candidates("cpu", "frame", "auto")
     assert order[:2] == [("openvino", "bf16", False), ("openvino", "fp32", False)]
     assert order[2:] == [("torch", p, cl) for p, cl in P.candidates("cpu", "frame")]
-    c = P.choose(_conv_detector(), "conv", "cpu", backend="auto")
+    c, prepared = backends.resolve_execution(_conv_detector(), "conv", "cpu")
     assert (c.backend, c.precision, c.channels_last) == ("openvino", "bf16", False)
+    assert isinstance(prepared.model, backends.OpenVinoModel) and prepared.precision == "bf16"
     assert c.describe().startswith("openvino bf16 (auto on cpu")
-    # Without native bf16, OpenVINO fp32 (no bf16 emulation); explicit precision keeps torch.
-    monkeypatch.setattr(P, "cpu_has_fast_bf16", lambda: False)
-    assert P.execution_candidates("cpu", "frame", "auto")[0] == ("openvino", "fp32", False)
-    assert P.choose(_conv_detector(), "conv", "cpu", "fp32", backend="auto").backend == "torch"
-    assert P.choose(_conv_detector(), "conv", "cpu", channels_last=True, backend="auto").backend == "torch"
+    again, prepared2 = backends.resolve_execution(_conv_detector(), "conv", "cpu")
+    assert again.cached and prepared2.record["cached_export"] is True
+    # Without native bf16, OpenVINO fp32; an explicit precision, layout or --compile keeps torch.
+    assert [b for b in backends.execution_candidates("cpu", "frame", "torch")] == \
+        [("torch", p, cl) for p, cl in P.candidates("cpu", "frame")]
+    for kw in ({"precision": "fp32"}, {"channels_last": True}, {"compile": True}):
+        c, prepared = backends.resolve_execution(_conv_detector(), "conv", "cpu", **kw)
+        assert c.backend == "torch" and prepared is None, kw
+    with pytest.raises(DfbenchError, match="--compile"):
+        backends.resolve_execution(_conv_detector(), "conv", "cpu", "openvino", compile=True)
 
 
 def test_auto_backend_without_openvino_is_torch(monkeypatch):
-    from dfbench import precision as P
-
     monkeypatch.setattr(backends, "installed", lambda b: b != "openvino")
-    assert {b for b, _, _ in P.execution_candidates("cpu", "frame", "auto")} == {"torch"}
+    assert {b for b, _, _ in backends.execution_candidates("cpu", "frame", "auto")} == {"torch"}
     with pytest.raises(backends.BackendUnavailable, match="pip install openvino"):
         backends.check_backend("openvino")
 
 
-def test_an_unexportable_detector_falls_back_to_torch_and_says_why(monkeypatch):
-    pytest.importorskip("openvino")
-    from dfbench import precision as P
-
-    monkeypatch.setattr(P, "cpu_has_fast_bf16", lambda: False)
-    det = _FFTDetector(_conv_detector().net, _conv_detector().input_spec).eval()
-    c = P.choose(det, "fft", "cpu", backend="auto")
-    assert c.backend == "torch" and c.precision == "fp32"
-    assert c.candidates[0]["backend"] == "openvino" and "cannot be exported to ONNX" in c.candidates[0]["error"]
+def test_an_unexportable_detector_falls_back_to_torch_and_says_why(ov):
+    det = _like(_FFTDetector)
+    c, prepared = backends.resolve_execution(det, "fft", "cpu")
+    assert c.backend == "torch" and prepared is None
+    assert [r.get("backend") for r in c.candidates[:2]] == ["openvino", "openvino"]
+    assert all("cannot be exported to ONNX" in r["error"] for r in c.candidates[:2])
     with pytest.raises(backends.BackendUnavailable, match="cannot be exported"):
         backends.attach(ModelStage(det), "openvino")
+    # Asked for explicitly, OpenVINO that cannot run stops the run instead of running torch.
+    with pytest.raises(backends.BackendUnavailable, match="--backend openvino cannot run fft"):
+        backends.resolve_execution(det, "fft", "cpu", "openvino")
 
 
-def test_an_exported_fp32_model_must_match_torch_closely(monkeypatch):
+def test_an_exported_fp32_model_must_match_torch_closely(ov, monkeypatch):
     """A tolerance meant for bf16 does not let a wrong fp32 export through."""
-    pytest.importorskip("openvino")
-    from dfbench import precision as P
-
-    monkeypatch.setattr(P, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(backends, "cpu_has_fast_bf16", lambda: False)
     real = backends.OpenVinoModel.__call__
     monkeypatch.setattr(backends.OpenVinoModel, "__call__", lambda self, x: real(self, x) + 0.01)
-    c = P.choose(_conv_detector(), "conv", "cpu", backend="auto")
-    assert c.backend == "torch"
+    c, prepared = backends.resolve_execution(_conv_detector(), "conv", "cpu")
+    assert c.backend == "torch" and prepared is None
     assert c.candidates[0]["within_tolerance"] is False and c.candidates[0]["max_abs_logit_dev"] >= 0.01
 
 
-def test_run_with_auto_backend_records_what_ran(tmp_path, monkeypatch):
-    """The default run on a CPU with OpenVINO: the protocol and the summary name the runtime."""
-    pytest.importorskip("openvino")
-    from dfbench import precision as P
+def test_a_branch_frozen_by_tracing_is_caught(ov):
+    """The calibration faces take one branch; the graph check's all-white crop takes the other."""
+    c, prepared = backends.resolve_execution(_like(_Branchy), "branchy", "cpu")
+    assert c.backend == "torch" and prepared is None
+    assert "other inputs" in c.candidates[0]["error"]
+
+
+def test_edited_code_never_reuses_an_export_or_a_choice(ov):
+    """Same weights, other code (a plugin fix, a subclass): a new export and a new choice, so the
+    run computes the new code even where the difference hides inside the bf16 tolerance."""
+    from dfbench.onnx_export import export_key
+    from dfbench.precision import cache_key
+
+    v1, v2 = _conv_detector(), _like(_Shifted)
+    assert export_key(v1) != export_key(v2)
+    assert cache_key("x", v1, "cpu", [], 0.1) != cache_key("x", v2, "cpu", [], 0.1)
+    backends.resolve_execution(v1, "x", "cpu")
+    c, prepared = backends.resolve_execution(v2, "x", "cpu")
+    assert not c.cached and prepared.record["cached_export"] is False
+    units = backends.calibration_units(v2)
+    ref = ModelStage(_like(_Shifted)).logits(units)
+    np.testing.assert_allclose(prepared.model(torch.from_numpy(units)).numpy(), ref, atol=0.05)
+    assert abs(float(prepared.model(torch.from_numpy(units)).numpy().mean() - ref.mean())) < 0.02
+
+
+def test_detectors_without_a_weights_file_do_not_share_a_choice(ov):
+    """Untrained (sha256 None) detectors of one id: the choice is keyed by the weights as loaded."""
+    from dfbench.precision import cache_key
+
+    a = _conv_detector()
+    torch.manual_seed(1)
+    b = Detector(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                     torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 1)),
+                 a.input_spec).eval()
+    assert a.weights_info.get("sha256") is None and cache_key("x.untrained", a, "cpu", [], 0.1) != \
+        cache_key("x.untrained", b, "cpu", [], 0.1)
+
+
+def test_a_cached_choice_that_fails_its_check_is_made_again(ov, monkeypatch):
+    first, _ = backends.resolve_execution(_conv_detector(), "conv", "cpu")
+    assert first.backend == "openvino"
+    real = backends.OpenVinoModel.__call__
+    monkeypatch.setattr(backends.OpenVinoModel, "__call__", lambda self, x: real(self, x) + 5.0)
+    again, prepared = backends.resolve_execution(_conv_detector(), "conv", "cpu")  # no error: re-chosen
+    assert not again.cached and again.backend == "torch" and prepared is None
+
+
+def test_run_with_auto_backend_records_what_ran(ov, tmp_path, monkeypatch):
+    """The default run on a CPU with OpenVINO: protocol, throughput and summary name the runtime;
+    the runtime's version is part of the protocol hash."""
     from dfbench.results import summary_lines
     from dfbench.runner import evaluate
 
-    monkeypatch.setattr(P, "cpu_has_fast_bf16", lambda: True)
     res = evaluate("laanet_test.demo", "demo", limit=4, output=tmp_path / "run", progress=False)
-    assert res["protocol"]["backend"] == "openvino" and res["protocol"]["precision"] == "bf16"
+    assert res["protocol"]["backend"] == {"name": "openvino", "version": backends.version("openvino"),
+                                          "opset": backends.OPSET}
+    assert res["protocol"]["precision"] == "bf16" == res["throughput"]["precision"]
     assert res["env"]["backend"]["name"] == "openvino"
     assert res["env"]["backend"]["max_abs_logit_dev_vs_torch"] <= 0.1
     assert any(line.startswith("precision openvino bf16") for line in summary_lines(res))
@@ -170,20 +260,24 @@ def test_run_with_auto_backend_records_what_ran(tmp_path, monkeypatch):
                          backend="torch")
     assert "backend" not in torch_run["protocol"]
     assert torch_run["protocol_hash"] != res["protocol_hash"]
+    monkeypatch.setattr(backends, "version", lambda b: "0.0-other")
+    other = evaluate("laanet_test.demo", "demo", limit=4, output=tmp_path / "other", progress=False)
+    assert other["protocol"]["backend"]["version"] == "0.0-other"
+    assert other["protocol_hash"] != res["protocol_hash"]
 
 
-def test_a_runtime_error_on_one_video_fails_only_that_video(tmp_path, monkeypatch):
+def test_a_runtime_error_on_one_video_fails_only_that_video(ov, tmp_path, monkeypatch):
     """The exported path keeps the runner's promise: one bad batch is that video's failure."""
-    pytest.importorskip("openvino")
     from dfbench.runner import evaluate
 
     calls = {"n": 0}
     real = backends.OpenVinoModel.__call__
 
     def flaky(self, x):
-        calls["n"] += 1
-        if calls["n"] == 3:  # call 1 is attach's check; 2, 3, ... score the videos
-            raise RuntimeError("Exception from src/inference/src/cpp/infer_request.cpp: boom")
+        if x.shape[0] == 16:  # the run's batches (prepare's checks use 8, 3 and 1 crops)
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise RuntimeError("Exception from src/inference/src/cpp/infer_request.cpp: boom")
         return real(self, x)
 
     monkeypatch.setattr(backends.OpenVinoModel, "__call__", flaky)

@@ -62,15 +62,14 @@ def _stage(detector, case: str, flip: bool, cache) -> tuple:
         det.configure_inference(compile=True)
     if case in ("torch_auto", "auto", "auto_compile", "openvino_fp32"):
         backend = {"torch_auto": "torch", "auto_compile": "torch", "auto": "auto", "openvino_fp32": "openvino"}[case]
-        c = backends.resolve_execution(det, f"laanet_{VARIANT}", "cpu", backend,
-                                       "fp32" if case == "openvino_fp32" else "auto", "auto")
-        exported = c.backend in backends.EXPORTED
-        stage = ModelStage(det, precision="fp32" if exported else c.precision, channels_last=c.channels_last,
+        c, prepared = backends.resolve_execution(det, f"laanet_{VARIANT}", "cpu", backend,
+                                                 "fp32" if case == "openvino_fp32" else "auto", "auto")
+        stage = ModelStage(det, precision="fp32" if prepared else c.precision, channels_last=c.channels_last,
                            flip_test=flip, batch_size=BATCH)
         info = {"backend": c.backend, "precision": c.precision, "channels_last": c.channels_last,
                 "max_abs_logit_dev": c.max_abs_logit_dev}
-        if exported:
-            backends.attach(stage, c.backend, "cpu", c.precision)
+        if prepared:
+            backends.install(stage, prepared)
         return stage, info
     stage = ModelStage(det, flip_test=flip and case != "fp32_two_pass", batch_size=BATCH)
     if case == "onnxruntime":
@@ -111,17 +110,19 @@ def test_model_stage_throughput(benchmark, detector, units, laanet_throughput, t
 def test_auto_is_the_configuration_bench_finds_fastest(benchmark, detector, tmp_path_factory):
     """Issue 16: the default precision/layout should be the fastest that ``dfbench bench`` measures.
     Reported (``agrees``), not asserted: timings on a shared machine are noisy."""
+    from dfbench.backends import resolve_execution
     from dfbench.bench import bench_detector
-    from dfbench.precision import choose
 
     os.environ["DFBENCH_CACHE"] = str(tmp_path_factory.getbasetemp() / "cache")
-    auto = choose(copy.deepcopy(detector), f"laanet_{VARIANT}", "cpu")
+    auto, _ = resolve_execution(copy.deepcopy(detector), f"laanet_{VARIANT}", "cpu")
     res = benchmark.pedantic(lambda: bench_detector(copy.deepcopy(detector), batch_size=BATCH, iters=3, warmup=1,
                                                     latency_iters=2, end_to_end=False), rounds=1, iterations=1)
     best = res["best"]
     benchmark.extra_info.update({
-        "auto": f"{auto.precision}{' + channels_last' if auto.channels_last else ''}",
+        "auto": auto.describe(),
         "bench_best": res["summary"]["best_config"],
-        "agrees": (best["precision"], bool(best["channels_last"])) == (auto.precision, auto.channels_last),
-        "throughput": [{k: r[k] for k in ("precision", "channels_last", "units_per_s")} for r in res["throughput"]],
+        "agrees": (best["backend"], best["precision"], bool(best["channels_last"])) ==
+                  (auto.backend, auto.precision, auto.channels_last),
+        "throughput": [{k: r[k] for k in ("backend", "precision", "channels_last", "units_per_s")}
+                       for r in res["throughput"]],
     })
