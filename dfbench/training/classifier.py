@@ -79,6 +79,10 @@ class ClassifierConfig(ConfigMethods):
     threads: int = 0            # torch CPU threads (0 = torch's default)
     log_every: int = 20
     patience: int = 0           # stop after this many epochs without a better val AUC (0 = never)
+    bn_momentum: float = 0.0
+    """Set every BatchNorm layer's momentum (0: keep the network's). EfficientNet's 0.01 suits
+    fine-tuning from ImageNet statistics; from random init, a few thousand steps leave its running
+    statistics (what evaluation uses) near their initial values, so short runs from scratch need ~0.1."""
     description: str = ""
     """The card's description of the shipped weights (default: what was trained, with which command)."""
     data: DataConfig = field(default_factory=DataConfig)
@@ -95,6 +99,8 @@ class ClassifierConfig(ConfigMethods):
             raise ConfigError(f"optim.name must be adam or adamw, got {self.optim.name!r}")
         if self.scheduler.name not in ("step", "none"):
             raise ConfigError(f"scheduler.name must be step or none, got {self.scheduler.name!r}")
+        if not 0 <= self.bn_momentum < 1:
+            raise ConfigError(f"bn_momentum must lie in [0, 1) (0: the network's own), got {self.bn_momentum}")
         if not 0 <= self.data.val_fraction < 1:
             raise ConfigError(f"data.val_fraction must lie in [0, 1), got {self.data.val_fraction}")
         self.data.augment.check()
@@ -194,6 +200,12 @@ class ClassifierTask(Task):
             except RuntimeError as e:
                 raise ConfigError(f"init={c.init}: does not fit {c.detector} {c.variant} "
                                   f"({str(e).splitlines()[0]})") from None
+        if c.bn_momentum:
+            import torch
+
+            for m in det.net.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.momentum = c.bn_momentum
         if not any(p.requires_grad for p in det.net.parameters()):
             raise ConfigError(f"{c.detector} {c.variant}: no trainable parameter (every one is frozen)")
         return det
