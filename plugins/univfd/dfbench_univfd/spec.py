@@ -50,8 +50,6 @@ SPEC = DetectorSpec(
                     "The same model on DeepfakeBench-aligned face crops at 224 px."),
         VariantSpec("test", clip_input(32), dict(TINY), "Tiny ViT (2 layers, width 32, 32 px) for tests."),
         VariantSpec("demo", clip_input(96), dict(DEMO), f"Demo weights' network, whole frame: {_DEMO_NOTE}."),
-        VariantSpec("demo_face", clip_input(96, face=True), dict(DEMO),
-                    f"Demo weights' network on aligned face crops: {_DEMO_NOTE}."),
     ),
     default_variant="default",
     paper="Towards Universal Fake Image Detectors that Generalize Across Generative Models "
