@@ -163,3 +163,16 @@ def test_bn_momentum_reaches_every_batchnorm_layer(tmp_path):
     assert {m.momentum for m in bns(det)} == {0.1}
     with pytest.raises(ConfigError, match="bn_momentum must lie in"):
         _cfg(tmp_path, bn_momentum=1.5)
+
+
+def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
+    """Stop after one epoch, restart the same command: flips, jitter and batch order replay exactly."""
+    data = synthetic_crops(n=32)
+    sets = {"epochs": 2, "data.hflip": 0.5, "data.augment.scale": 0.1, "data.augment.shift": 0.05}
+    train(_cfg(tmp_path / "a", **sets), train_dataset=data)
+    train(_cfg(tmp_path / "b", **sets), train_dataset=data, stop_after_epochs=1)
+    resumed = train(_cfg(tmp_path / "b", **sets), train_dataset=data, resume=True)
+    assert resumed.epochs_done == 2
+    a = torch.load(tmp_path / "a" / "run" / "last.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "b" / "run" / "last.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
