@@ -176,3 +176,22 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
     a = torch.load(tmp_path / "a" / "run" / "last.pt", weights_only=True)["model"]
     b = torch.load(tmp_path / "b" / "run" / "last.pt", weights_only=True)["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_augmentation_is_seeded_bounded_and_off_by_default():
+    """(Moved here from RECCE's tests with the code: the jitter is the core's, dfbench.training.crops.)"""
+    from dfbench.training.crops import AugmentConfig, augment_batch
+
+    x = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    off = augment_batch(x, AugmentConfig(), torch.Generator().manual_seed(0))
+    assert torch.equal(off, x.float())  # amplitudes 0: no resampling at all
+    cfg = AugmentConfig(scale=0.1, shift=0.1, colour=0.3)
+    a = augment_batch(x, cfg, torch.Generator().manual_seed(1))
+    b = augment_batch(x, cfg, torch.Generator().manual_seed(1))
+    c = augment_batch(x, cfg, torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.equal(a, c)  # replayable on resume, varied across epochs
+    assert a.shape == x.shape and a.dtype == torch.float32 and a.min() >= 0 and a.max() <= 255
+    # Every sample gets its own draw (a batch-wide jitter would teach nothing per image).
+    same = x[:1].expand(4, -1, -1, -1)
+    d = augment_batch(same, cfg, torch.Generator().manual_seed(3))
+    assert not torch.equal(d[0], d[1])
