@@ -44,7 +44,7 @@ def _cfg(tmp_path, detector="xception", variant="test", **sets):
     return load_classifier_config(None, [f"{k}={json.dumps(v)}" for k, v in base.items()], detector=detector)
 
 
-def test_trains_a_registered_variant_and_its_weights_load_back_with_a_card(tmp_path):
+def test_trains_a_registered_variant_and_its_weights_load_back_with_a_card(tmp_path, monkeypatch):
     from dfbench.build import build_detector
     from dfbench.training.export import export_weights
 
@@ -66,6 +66,15 @@ def test_trains_a_registered_variant_and_its_weights_load_back_with_a_card(tmp_p
     x = synthetic_crops(n=4, seed=3).images
     with torch.inference_mode():
         assert torch.equal(det.eval()(x), best.eval()(x))
+    monkeypatch.setenv("DFBENCH_CACHE", str(tmp_path / "cache"))
+    from dfbench.cli import cli
+
+    r = CliRunner().invoke(cli, ["run", "-d", "xception_test", "--weights", str(out), "-s", "demo", "--limit", "2",
+                                 "-o", str(tmp_path / "eval"), "--json"])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.output[r.output.index("{"):])
+    assert result["detector"]["trained"] and result["counts"]["videos_scored"] == 2
+    assert result["detector"]["weights_sha256"] == cfg["sha256"]
 
 
 def test_only_the_probe_of_a_frozen_encoder_trains_and_the_encoder_stays_in_eval_mode(tmp_path):
