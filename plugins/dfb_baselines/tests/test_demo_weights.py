@@ -40,3 +40,14 @@ def test_shipped_files_are_small_portable_and_one_family_each():
         assert "/tmp/" not in text and "/root/" not in text and "/home/" not in text, family
         cfg = json.loads(text)
         assert cfg["detector"] == family and cfg["tag"] == "demo" and cfg["training"]["detector"] == family
+
+
+def test_module_entry_point_runs_the_family_commands():
+    """`torchrun -m dfbench_dfb <family> train ...` needs a module with the same commands."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "dfbench_dfb", "efficientnet_b4", "train", "--print-config",
+                          "--set", "variant=test"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "detector: efficientnet_b4" in out.stdout and "variant: test" in out.stdout
