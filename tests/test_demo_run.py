@@ -82,3 +82,12 @@ def test_demo_also_scores_demo_real_and_keeps_the_demo_table(tmp_path, monkeypat
     finally:
         monkeypatch.delenv("DFBENCH_EXTRA_PLUGINS")
         reg_mod.get_registry(refresh=True)
+
+
+def test_every_installed_family_has_demo_weights():
+    """`make demo` shows every family side by side: none is left 'not scored'."""
+    from dfbench.demo_run import demo_detector_ids
+
+    ids, untrained = demo_detector_ids()
+    assert untrained == [], f"families without demo weights: {untrained}"
+    assert {"xception_demo.demo", "efficientnet_b4_demo.demo", "spsl_demo.demo"} <= set(ids)

@@ -66,10 +66,48 @@ def train_command(family: str, load: Callable[[str | None, list[str]], Any], run
     return cmd
 
 
+def classifier_group(detector: str, help: str) -> click.Group:
+    """``dfbench <detector> train|export``: a frame classifier family trained by the core's generic
+    :mod:`dfbench.training.classifier` task (the family brings a config, never a loop)."""
+
+    @click.group(name=detector, help=help)
+    def group() -> None:
+        pass
+
+    def load(path, overrides):
+        from ..training.classifier import load_classifier_config
+
+        return load_classifier_config(path, overrides, detector=detector)
+
+    def run(cfg, resume):
+        from ..training.classifier import train
+
+        return train(cfg, resume=True if resume is None else resume)
+
+    group.add_command(train_command(
+        detector, load, run,
+        help=f"Train {detector} on face crops (BCE on its fake logit, selection by held-out val AUC); "
+             f"see docs/training.md. Run `dfbench -v {detector} train ...` to see progress."))
+
+    @group.command("export")
+    @click.argument("src", type=click.Path(exists=True, file_okay=False))
+    @click.argument("dst", type=click.Path(file_okay=False))
+    @click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default="float32",
+                  show_default=True, help="Storage precision (the harness loads into float32).")
+    @click.option("--tag", default=None, help="Weights tag recorded in config.json (default: DST's directory name).")
+    def export_cmd(src: str, dst: str, dtype: str, tag: str | None) -> None:
+        """Re-save trained weights SRC (e.g. runs/x/best) to DST for shipping (card kept)."""
+        from ..training.export import export_weights
+
+        click.echo(f"wrote {export_weights(src, dst, dtype, tag=tag)}")
+
+    return group
+
+
 def _out_key(load: Callable) -> str:
     """The dotted key of the run directory in a family's config (``run.out_dir`` or ``out_dir``)."""
     cfg = load(None, [])
     return "run.out_dir" if hasattr(getattr(cfg, "run", None), "out_dir") else "out_dir"
 
 
-__all__ = ["train_command"]
+__all__ = ["classifier_group", "train_command"]

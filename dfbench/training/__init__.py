@@ -10,7 +10,12 @@ Layers (each imports only the ones above it):
   selection by video, the deterministic batch order;
 * :mod:`.task` — the interface a family implements (build, forward, losses, optional optimiser step);
 * :mod:`.trainer` — the loop: accumulation, exact resume, validation via :mod:`dfbench.metrics`,
-  recorded selection, TensorBoard, progress bar.
+  recorded selection, TensorBoard, progress bar;
+* :mod:`.crops` — generic binary crop-classification data (folder / ``module:factory`` /
+  ``dfbench:<dataset>`` sources, held-out split by video, collate, per-sample jitter);
+* :mod:`.classifier` — one task for every frame classifier (Xception, EfficientNet-B4, SPSL,
+  UnivFD's probe, ...): BCE on the fake logit, selection by held-out AUC, a card on the weights;
+* :mod:`.export` — re-save selected weights for shipping (storage dtype, tag, card).
 
 Evaluation never imports this package; families' ``train.py`` files import it.
 """

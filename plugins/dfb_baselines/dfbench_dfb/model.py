@@ -61,8 +61,14 @@ def xception_net(config: Mapping[str, Any]) -> Xception:
 def efficientnet_net(config: Mapping[str, Any]) -> nn.Module:
     # DeepfakeBench swaps the stem for a plain unpadded nn.Conv2d(3, 48, 3, stride=2) and keeps
     # efficientnet_pytorch's block padding computed for 380 px, whatever the input size.
-    return build_efficientnet(config["width_mult"], config["depth_mult"], 2,
-                              native_size=config["native_size"], stem_padding=False)
+    net = build_efficientnet(config["width_mult"], config["depth_mult"], 2,
+                             native_size=config["native_size"], stem_padding=False)
+    # timm's (Google's) init draws the classifier from U(±1/sqrt(num_classes)), sized for 1000
+    # classes: with 2 outputs the untrained logits have a std of ~5 and training from scratch
+    # stalls (measured on the demo data: the loss stayed above chance for 16 epochs). PyTorch's
+    # default Linear init (U(±1/sqrt(fan_in))) starts near p = 0.5. Loaded weights replace it anyway.
+    net.get_classifier().reset_parameters()
+    return net
 
 
 def build_xception(variant) -> TwoClassDetector:

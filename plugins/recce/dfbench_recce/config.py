@@ -23,15 +23,7 @@ from typing import Any
 
 from dfbench.training import config as core
 from dfbench.training.config import ConfigError
-
-
-@dataclass
-class AugmentConfig:
-    """Per-sample jitter of training batches (see :mod:`dfbench_recce.augment`); 0 = off."""
-
-    scale: float = 0.0          # zoom factor in 1 +- scale
-    shift: float = 0.0          # translation up to this fraction of the side
-    colour: float = 0.0         # brightness / contrast / saturation factors in 1 +- colour
+from dfbench.training.crops import AugmentConfig  # the core's generic jitter settings
 
 
 @dataclass
@@ -126,10 +118,7 @@ class TrainConfig:
         names = [v.name for v in VARIANTS]
         if self.variant not in names:
             raise ConfigError(f"variant must be one of {', '.join(names)}, got {self.variant!r}")
-        aug = self.data.augment
-        if not (0 <= aug.scale < 1 and 0 <= aug.shift < 0.5 and 0 <= aug.colour < 1):
-            raise ConfigError("data.augment needs 0 <= scale < 1, 0 <= shift < 0.5 and 0 <= colour < 1, "
-                              f"got {aug}")
+        self.data.augment.check()
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,4 +130,4 @@ def load_config(path: str | Path | None = None, overrides: tuple[str, ...] | lis
     return core.load_config(TrainConfig, path, list(overrides))
 
 
-__all__ = ["ConfigError", "TrainConfig", "load_config"]
+__all__ = ["AugmentConfig", "ConfigError", "TrainConfig", "load_config"]

@@ -1,51 +1,8 @@
-"""Re-save trained RECCE weights for shipping (``dfbench recce export``)."""
+"""Re-save trained RECCE weights for shipping (``dfbench recce export``): the training core's
+:func:`dfbench.training.export.export_weights`, importable from here."""
 
 from __future__ import annotations
 
-import logging
-import os
-from pathlib import Path
+from dfbench.training.export import export_weights
 
-import torch
-
-from dfbench.weights import atomic_write_json
-
-log = logging.getLogger(__name__)
-
-
-def export_weights(src: str | Path, dst: str | Path, dtype: str = "bfloat16", card: dict | None = None,
-                   tag: str | None = None) -> Path:
-    """Re-save trained weights (``out_dir/best``) for shipping, e.g. as bfloat16 to halve the size.
-
-    The harness loads them into a float32 network (``load_state_dict`` casts), so only storage
-    precision changes; ``config.json`` records both and pins the new file's sha256. ``tag`` is the
-    weights tag :func:`dfbench_recce.spec.packaged_weights` reports (default: the directory name).
-    The training record keeps only the run directory's name: an absolute path of the machine that
-    trained says nothing to a user and leaks local layout into a shipped file.
-    """
-    import json
-
-    from safetensors.torch import save_file
-
-    from dfbench.weights import CONFIG_FILE, WEIGHTS_FILE, read_weights_dir, sha256_file
-
-    state, config = read_weights_dir(src)
-    torch_dtype = getattr(torch, dtype)
-    out = Path(dst)
-    out.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.to(torch_dtype) if v.is_floating_point() else v).contiguous() for k, v in state.items()}
-    tmp = out / f".{WEIGHTS_FILE}.tmp{os.getpid()}"
-    save_file(state, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, out / WEIGHTS_FILE)
-    os.chmod(out / WEIGHTS_FILE, 0o644)  # safetensors writes 0600; shipped files must be readable
-    config.update({"dtype": "float32", "stored_dtype": dtype, "sha256": sha256_file(out / WEIGHTS_FILE)})
-    training = config.get("training")
-    if isinstance(training, dict) and training.get("out_dir"):
-        training["out_dir"] = Path(training["out_dir"]).name
-    if tag:
-        config["tag"] = tag
-    if card:
-        config["card"] = card
-    atomic_write_json(out / CONFIG_FILE, config)
-    log.info("exported %s -> %s (%s, %s)", src, out, dtype, json.dumps(config.get("selection", {})))
-    return out
+__all__ = ["export_weights"]

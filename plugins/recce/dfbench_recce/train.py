@@ -6,7 +6,7 @@ horizontal flips. Differences, on purpose:
 
 - Early stopping and checkpoint selection read the *validation* data only (the official config
   validates on the test split, which the config refuses); the rule is recorded with the weights.
-- Optional geometric / colour jitter (``data.augment``, :mod:`dfbench_recce.augment`), off by
+- Optional geometric / colour jitter (``data.augment``, :mod:`dfbench.training.crops`), off by
   default; drawn per sample from (seed, epoch, index), so a resumed run replays it.
 - A final batch of one is trained, not dropped: BatchNorm layers use their running statistics for
   that step (batch statistics of a single sample are degenerate and can raise on 1x1 maps).
@@ -30,12 +30,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from dfbench.training import RunSettings, SelectionRule, Task
+from dfbench.training.crops import collate, jitter_samples, open_source, split_by_group
 from dfbench.training.data import holdout_split_name
 from dfbench.training.trainer import train as core_train
 
-from .augment import augment_batch
 from .config import TrainConfig
-from .data import collate, open_source, split_by_group
 from .export import export_weights
 from .losses import RecceLoss
 from .model import RecceDetector, RecceNet, build_net
@@ -169,19 +168,9 @@ class RecceTask(Task):
 
     def load_batch(self, dataset, indices, epoch, step):
         batch = self.collate([dataset[i] for i in indices])
-        d, seed = self.config.data, self.config.seed
-        aug = d.augment
-        augmenting = aug.scale > 0 or aug.shift > 0 or aug.colour > 0
-        if d.hflip > 0 or augmenting:
-            # Per sample, from (seed, epoch, index): the same draw whichever process or step holds it.
-            rows = []
-            for row, i in zip(batch["images"], indices, strict=True):
-                g = torch.Generator().manual_seed(seed * 7919 + epoch * 1_000_003 + int(i) * 31)
-                x = row[None]
-                if torch.rand(1, generator=g).item() < d.hflip:
-                    x = x.flip(-1)
-                rows.append(augment_batch(x, aug, g) if augmenting else x)
-            batch["images"] = torch.cat(rows)
+        d = self.config.data
+        batch["images"] = jitter_samples(batch["images"], indices, seed=self.config.seed, epoch=epoch,
+                                         hflip=d.hflip, augment=d.augment)
         return batch
 
     # -- maths ---------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dfbench import hookimpl
 from dfbench.specs import CropperSpec
 
@@ -20,3 +22,11 @@ def register_croppers(register) -> None:
         description="No face detection: CLIP's preprocessing geometry (shorter side resized to the "
                     "input size with PIL bicubic, centre crop) on the whole frame.",
     ))
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    """``dfbench univfd train|export``."""
+    from .commands import univfd
+
+    cli.add_command(univfd)
