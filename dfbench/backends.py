@@ -231,7 +231,13 @@ def fidelity_batches(detector: Any) -> list[np.ndarray]:
 def _max_dev(model: Any, units: np.ndarray, ref: np.ndarray) -> float:
     import torch
 
-    got = model(torch.from_numpy(units)).numpy().astype(np.float64)
+    try:
+        got = model(torch.from_numpy(units)).numpy().astype(np.float64)
+    except Exception as e:  # e.g. a graph whose output shape was frozen by tracing
+        raise ExportMismatch(f"the exported model failed on a batch of {len(units)} ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0][:200] if str(e) else ''})", float("inf")) from e
+    if got.shape != ref.shape:
+        raise ExportMismatch(f"the exported model returned {got.shape} logits for {ref.shape}", float("inf"))
     return float(np.abs(got - ref).max()) if np.isfinite(got).all() else float("inf")
 
 
@@ -243,6 +249,9 @@ def prepare(detector: Any, device: str, backend: str, precision: str, tolerance:
             units: np.ndarray | None = None, ref: np.ndarray | None = None) -> Prepared:
     """Export (cached), load and check ``detector`` on ``backend`` in ``precision``."""
     check_backend(backend)
+    if not getattr(detector, "exportable", True):
+        raise BackendUnavailable(f"{type(detector).__name__} cannot be exported to ONNX (it says so: its forward "
+                                 f"runs outside torch)")
     path, cached, tracer = cached_export(detector)
     model = runtime(backend, path, device, precision)
     units = calibration_units(detector) if units is None else units
@@ -338,7 +347,8 @@ def resolve_execution(detector: Any, detector_id: str, device: str, backend: str
         try:
             prepared = prepare(detector, device, b, p, tolerance, units, ref)
         except ExportMismatch as e:
-            tried.append({**row, "max_abs_logit_dev": round(e.deviation, 6), "within_tolerance": False,
+            dev = round(e.deviation, 6) if np.isfinite(e.deviation) else None
+            tried.append({**row, "max_abs_logit_dev": dev, "within_tolerance": False,
                           "error": str(e)[:300]})
             continue
         except BackendUnavailable as e:

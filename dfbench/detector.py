@@ -30,6 +30,9 @@ class Detector(nn.Module):
 
     spec: DetectorSpec
     variant: VariantSpec
+    exportable = True
+    """False when forward cannot be traced to ONNX faithfully (e.g. it calls another runtime);
+    ``--backend auto`` then keeps torch (:mod:`dfbench.backends`)."""
 
     def __init__(self, net: nn.Module, input_spec: InputSpec) -> None:
         super().__init__()

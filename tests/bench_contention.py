@@ -93,6 +93,8 @@ def test_demo_evaluation_beside_a_competitor(benchmark, tmp_path, warm_cache, co
         "model_frames_per_s_busy": tb["model_frames_per_s"],
         "slowdown_model": round((ta["model_frames_per_s"] or 0) / max(tb["model_frames_per_s"] or 1e-9, 1e-9), 2),
         "threads": res["env"].get("thread_settings"),
+        "backend": (res["env"].get("backend") or {}).get("name"),
+        "precision": res["protocol"]["precision"],
         "target": "<= ~2.5x beside one CPU-bound competitor",
     })
     print(f"\n{competitor} competitor, {wait} waiting: wall {info['wall_s_alone']} s -> {info['wall_s_busy']} s "

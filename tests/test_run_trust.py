@@ -102,8 +102,9 @@ def test_fail_policy_stops_the_run_and_keeps_what_was_scored(testing_registry, b
 
 # Faults injected into the network's Python forward exist only on the torch path (an exported
 # runtime runs the traced graph), so these runs pin --backend torch; the exported path's per-video
-# failures are tested in tests/test_backends.py.
-TORCH = {"backend": "torch"}
+# failures are tested in tests/test_backends.py. An explicit precision: the automatic choice would
+# call the (counting, raising) forward on its calibration batch first.
+TORCH = {"backend": "torch", "precision": "fp32"}
 
 
 def _raising(on_calls=None, exc=ValueError("boom from the model")):

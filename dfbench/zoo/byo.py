@@ -234,6 +234,9 @@ class ByoDetector(Detector):
         super().__init__(net, input_spec)
         self.output = output
         self.info = info
+        # An ONNX file runs in ONNX Runtime inside forward: tracing it for another export would
+        # freeze one batch's outputs, so it stays on its own runtime (dfbench.backends).
+        self.exportable = not isinstance(net, OnnxNet)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
