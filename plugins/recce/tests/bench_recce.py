@@ -24,6 +24,13 @@ def _detector(variant: str, dtype: torch.dtype, fast: bool):
     return det
 
 
+@pytest.fixture(autouse=True)
+def _no_onednn_for_tiny_models():
+    """Overrides the plugin tests' switch (conftest.py turns oneDNN off for tiny test networks):
+    a benchmark measures the real CPU path, oneDNN on."""
+    yield
+
+
 @pytest.mark.benchmark(group="recce-299-batch8")
 @pytest.mark.parametrize("variant", ["default", "gf"])
 @pytest.mark.parametrize("mode", ["float64", "fp32", "bf16_channels_last"])

@@ -1,7 +1,8 @@
 """RECCE training step at 299 px (``make bench``): images/s of one optimiser step, batch 16.
 
 Forward (classification + reconstruction branches), the RECCE loss (BCE + reconstruction +
-metric), backward and the optimiser step, as ``dfbench_recce.train`` runs them. Cases: fp32,
+metric), backward and the optimiser step, as the training core runs RECCE's task
+(:class:`dfbench.training.trainer.Trainer` with :class:`dfbench_recce.train.RecceTask`). Cases: fp32,
 bf16 autocast + channels_last (the fast CPU path). The official RECCE training step cannot run
 here without its code; issue 16 asks for it as the anchor in the same sitting when available.
 """
@@ -20,40 +21,40 @@ THREADS = int(os.environ.get("DFBENCH_BENCH_THREADS", "2"))
 VARIANT = os.environ.get("DFBENCH_BENCH_RECCE_VARIANT", "default")
 
 
+@pytest.fixture(autouse=True)
+def _no_onednn_for_tiny_models():
+    """Overrides the plugin tests' switch (conftest.py turns oneDNN off for tiny test networks):
+    a benchmark measures the real CPU path, oneDNN on."""
+    yield
+
+
 @pytest.mark.benchmark(group="recce-train-step-299", min_rounds=1, warmup=False)
 @pytest.mark.parametrize("mode", ["fp32", "bf16_channels_last"])
 def test_recce_train_step(benchmark, mode):
-    from dfbench_recce.config import TrainConfig
-    from dfbench_recce.losses import RecceLoss
-    from dfbench_recce.model import build_net
-    from dfbench_recce.spec import SPEC
-    from dfbench_recce.train import _make_optimizer, _TrainForward
+    from dfbench_recce.config import load_config
+    from dfbench_recce.train import RecceTask
+
+    from dfbench.training.crops import ArrayDataset
+    from dfbench.training.trainer import Trainer
 
     torch.set_num_threads(THREADS)
     torch.manual_seed(0)
-    variant = SPEC.variant(VARIANT)
-    size = variant.input.size
-    cfg = TrainConfig()
-    net = build_net(dict(variant.config)).train()
     fast = mode == "bf16_channels_last"
-    if fast:
-        net.to(memory_format=torch.channels_last)
-    model = _TrainForward(net)
-    opt = _make_optimizer(cfg, net)
-    criterion = RecceLoss(cfg.lambda_recons, cfg.lambda_metric, cfg.recons_kind)
+    cfg = load_config(None, [f"variant={VARIANT}", f"batch_size={BATCH}", f"precision={'bf16' if fast else 'fp32'}",
+                             f"channels_last={str(fast).lower()}", f"threads={THREADS}", "out_dir=/tmp/unused",
+                             "data.train=unused", "data.val_split=unused"])
+    size = RecceTask(cfg).build().input_spec.size
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(BATCH, 3, size, size, generator=g) * 2 - 1
-    y = torch.randint(0, 2, (BATCH,), generator=g)
-    if fast:
-        x = x.contiguous(memory_format=torch.channels_last)
+    images = torch.randint(0, 256, (BATCH, 3, size, size), generator=g, dtype=torch.uint8)
+    labels = torch.randint(0, 2, (BATCH,), generator=g).tolist()
+    task = RecceTask(cfg, ArrayDataset(images, labels), ArrayDataset(images[:2], labels[:2]))
+    t = Trainer(task)  # the training core's step: RECCE's forward and losses, Adam
+    t.setup_data()
+    batch = task.load_batch(t.train_set, list(range(BATCH)), 0, 0)
+    task.train_mode(True)
 
     def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
-            terms = criterion(model(x), x, y)
-        opt.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        opt.step()
-        return float(terms["loss"].detach())
+        return t.train_step(batch)["loss"]
 
     step()  # warm-up
     loss = benchmark.pedantic(step, rounds=3, iterations=1)
