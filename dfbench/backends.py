@@ -44,9 +44,11 @@ from .precision import (
     candidates,
     choose,
     cpu_has_fast_bf16,
+    deviation_limit,
     device_tag,
     read_cached,
     reference_logits,
+    relative_tolerance_for,
     write_cached,
 )
 
@@ -259,7 +261,8 @@ def prepare(detector: Any, device: str, backend: str, precision: str, tolerance:
     units = calibration_units(detector) if units is None else units
     ref = reference_logits(detector, units, device) if ref is None else ref
     dev = _max_dev(model, units, ref)
-    limit = MAX_DEVIATION if model.precision == "fp32" else tolerance
+    limit = (MAX_DEVIATION if model.precision == "fp32"
+             else deviation_limit(ref, tolerance, relative_tolerance_for(detector)))
     if dev > limit:
         raise ExportMismatch(f"--backend {backend} ({model.precision}): logits differ from torch fp32 by {dev:.3g} "
                              f"(> {limit}) on the calibration batch; use --backend torch (exported model: {path})", dev)
@@ -368,7 +371,8 @@ def resolve_execution(detector: Any, detector_id: str, device: str, backend: str
         tried.append({**row, "precision": prepared.precision, "max_abs_logit_dev": dev, "within_tolerance": True})
         choice = PrecisionChoice(prepared.precision, False, mode=AUTO, tolerance=tolerance, max_abs_logit_dev=dev,
                                  mean_abs_logit_dev=None, candidates=tried, device=str(device),
-                                 capability=device_tag(device), calibration=CALIBRATION, backend=b)
+                                 capability=device_tag(device), calibration=CALIBRATION, backend=b,
+                                 relative_tolerance=relative_tolerance_for(detector))
         if use_cache:
             write_cached(path, choice)
         return choice, prepared

@@ -49,8 +49,14 @@ log = logging.getLogger(__name__)
 
 TOLERANCE = 0.1
 """Largest |logit - fp32 logit| accepted on the calibration batch (a probability moves <= 0.025)."""
+RELATIVE_TOLERANCE = 0.05
+"""For trained detectors, also at most this fraction of the spread (max - min) of the fp32
+calibration logits: a model whose logits barely differ between inputs (an at-chance probe on a
+frozen encoder) would otherwise have near-tied videos reordered by bf16 rounding and its AUC
+changed. Untrained detectors (benchmarks, ``--allow-untrained``) are timed, not ranked: their
+near-constant random logits would rule out every fast configuration."""
 CALIBRATION = "8 synthetic face crops (dfbench.testing.make_face_frames: 4 real, 4 tinted, seeds 0-1)"
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 AUTO = "auto"
 
 
@@ -70,10 +76,15 @@ class PrecisionChoice:
     calibration: str | None = None
     cached: bool = False
     backend: str = "torch"
+    relative_tolerance: float | None = None
+    """:data:`RELATIVE_TOLERANCE` when it applied (trained detectors), else None."""
 
     def protocol(self) -> dict[str, Any]:
         """The part that defines the computation (hashed): how it was chosen, not the measurement."""
-        return {"mode": self.mode, "tolerance": self.tolerance}
+        out = {"mode": self.mode, "tolerance": self.tolerance}
+        if self.relative_tolerance is not None:
+            out["relative_tolerance"] = self.relative_tolerance
+        return out
 
     def record(self) -> dict[str, Any]:
         """Everything, for ``results.json`` (``env.precision_choice``) and the summary."""
@@ -257,6 +268,17 @@ def write_cached(path: Path, choice: PrecisionChoice) -> None:
         log.warning("could not cache the precision choice in %s: %s", path, e)
 
 
+def relative_tolerance_for(detector: Any) -> float | None:
+    return RELATIVE_TOLERANCE if getattr(detector, "trained", False) else None
+
+
+def deviation_limit(ref: np.ndarray, tolerance: float, relative: float | None) -> float:
+    """The largest accepted |logit - fp32 logit| for calibration logits ``ref``."""
+    if relative is None:
+        return tolerance
+    return min(tolerance, relative * float(np.max(ref) - np.min(ref)))
+
+
 def reference_logits(detector: Any, units: np.ndarray, device: str = "cpu") -> np.ndarray:
     """torch fp32 NCHW logits: the reference every other configuration is checked against."""
     return _logits(detector, units, device, "fp32", False)
@@ -288,6 +310,7 @@ def choose(detector: Any, detector_id: str, device: str = "cpu", precision: str 
     except Exception as e:  # a detector that cannot be copied or run in another precision
         log.warning("precision auto: calibration of %s failed (%s: %s); using fp32", detector_id, type(e).__name__, e)
         return PrecisionChoice("fp32", False, mode=AUTO, tolerance=tolerance, max_abs_logit_dev=0.0,
+                               relative_tolerance=relative_tolerance_for(detector),
                                mean_abs_logit_dev=0.0, candidates=[{"error": f"{type(e).__name__}: {e}"}],
                                device=str(device), capability=device_tag(device), calibration=CALIBRATION)
     if use_cache:
@@ -298,12 +321,14 @@ def choose(detector: Any, detector_id: str, device: str = "cpu", precision: str 
 def _calibrate(detector: Any, device: str, order: list[tuple[str, bool]], tolerance: float) -> PrecisionChoice:
     units = calibration_units(detector)
     ref = reference_logits(detector, units, device)
+    relative = relative_tolerance_for(detector)
+    limit = deviation_limit(ref, tolerance, relative)
     tried: list[dict[str, Any]] = []
     chosen = None
     for prec, cl in order:
         y = ref if (prec, cl) == ("fp32", False) else _logits(detector, units, device, prec, cl)
         dev = np.abs(y - ref)
-        ok = bool(np.isfinite(y).all() and dev.max() <= tolerance)
+        ok = bool(np.isfinite(y).all() and dev.max() <= limit)
         tried.append({"precision": prec, "channels_last": cl, "max_abs_logit_dev": round(float(dev.max()), 6),
                       "within_tolerance": ok})
         if ok:
@@ -315,4 +340,4 @@ def _calibrate(detector: Any, device: str, order: list[tuple[str, bool]], tolera
     log.info("precision auto on %s: %s channels_last=%s (max |dlogit| %.4g)", device, prec, cl, dev.max())
     return PrecisionChoice(prec, cl, mode=AUTO, tolerance=tolerance, max_abs_logit_dev=round(float(dev.max()), 6),
                            mean_abs_logit_dev=round(float(dev.mean()), 6), candidates=tried, device=str(device),
-                           capability=device_tag(device), calibration=CALIBRATION)
+                           capability=device_tag(device), calibration=CALIBRATION, relative_tolerance=relative)

@@ -286,3 +286,14 @@ def test_a_runtime_error_on_one_video_fails_only_that_video(ov, tmp_path, monkey
     assert res["env"]["backend"]["name"] == "openvino"
     assert res["counts"]["videos_scored"] == 3 and len(res["failures"]) == 1
     assert "boom" in res["failures"][0]["reason"]
+
+
+def test_exported_bf16_respects_the_relative_bound_for_trained_models(ov):
+    det = _conv_detector()
+    det.trained = True
+    with torch.no_grad():
+        det.net[-1].weight.mul_(1e-4)  # near-constant logits: bf16 rounding would reorder them
+    c, prepared = backends.resolve_execution(det, "tied", "cpu")
+    assert c.relative_tolerance == 0.05
+    assert (c.backend, c.precision) == ("openvino", "fp32")  # exact enough, still the fast runtime
+    assert c.candidates[0]["precision"] == "bf16" and c.candidates[0]["within_tolerance"] is False

@@ -124,3 +124,29 @@ def test_a_detector_that_cannot_be_calibrated_runs_fp32(monkeypatch, tmp_path):
     assert (c.precision, c.channels_last, c.mode) == ("fp32", False, "auto")
     assert "cannot copy" in c.candidates[0]["error"]
     assert not list((tmp_path / "cache").rglob("*.json"))  # a failure is not cached
+
+
+def test_a_trained_model_with_near_tied_logits_keeps_fp32(monkeypatch):
+    """Issue 16: bf16 must not reorder a trained model's near-tied scores (its AUC would move): the
+    deviation is also bounded by a fraction of the fp32 calibration logits' spread. Untrained
+    models (benchmarks) keep the absolute bound only."""
+    import numpy as np
+
+    monkeypatch.setattr(P, "cpu_has_fast_bf16", lambda: True)
+    det = _conv_detector()
+    ref = P.reference_logits(det, P.calibration_units(det))
+    spread = float(np.max(ref) - np.min(ref))
+    assert P.deviation_limit(ref, 0.1, None) == 0.1
+    assert P.deviation_limit(ref, 0.1, P.RELATIVE_TOLERANCE) == pytest.approx(min(0.1, 0.05 * spread))
+    untrained = P.choose(det, "conv", "cpu")
+    assert untrained.precision == "bf16" and untrained.relative_tolerance is None
+    assert untrained.protocol() == {"mode": "auto", "tolerance": P.TOLERANCE}
+    det.trained = True
+    # Make the logits nearly constant: bf16 rounding is then large against their spread.
+    with torch.no_grad():
+        det.net[-1].weight.mul_(1e-4)
+    trained = P.choose(det, "conv_trained", "cpu")
+    assert trained.relative_tolerance == P.RELATIVE_TOLERANCE
+    assert trained.protocol() == {"mode": "auto", "tolerance": P.TOLERANCE, "relative_tolerance": 0.05}
+    assert (trained.precision, trained.channels_last) != ("bf16", True)
+    assert trained.candidates[0]["precision"] == "bf16" and trained.candidates[0]["within_tolerance"] is False
