@@ -42,7 +42,8 @@ def test_auto_default_keeps_the_demo_auc(tmp_path, monkeypatch):
         backend, precision, channels_last, summary = expected[name]
         assert (auto["protocol"]["precision"], auto["protocol"]["channels_last"]) == (precision, channels_last)
         assert (auto["env"]["backend"] or {}).get("name") == backend
-        assert auto["protocol"]["precision_choice"] == {"mode": "auto", "tolerance": P.TOLERANCE}
+        assert auto["protocol"]["precision_choice"] == {"mode": "auto", "tolerance": P.TOLERANCE,
+                                                        "relative_tolerance": P.RELATIVE_TOLERANCE}  # trained
         choice = auto["env"]["precision_choice"]
         assert choice["max_abs_logit_dev"] <= P.TOLERANCE
         assert round(auto["metrics"]["video"]["auc"], 3) == round(exact["metrics"]["video"]["auc"], 3)
