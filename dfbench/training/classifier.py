@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import PRECISIONS, ConfigError, ConfigMethods, merge, nest, parse_override, read_yaml
-from .crops import AugmentConfig
+from .crops import AugmentConfig, CropDataMixin
 from .task import RunSettings, SelectionRule, Task
 
 
@@ -151,7 +151,7 @@ def _video_count(ds: Any) -> int:
     return len(set(getattr(ds, "groups", range(len(ds)))))
 
 
-class ClassifierTask(Task):
+class ClassifierTask(CropDataMixin, Task):
     """The :class:`~dfbench.training.Task` of :mod:`dfbench.training.classifier` (see there)."""
 
     val_level = "frame"
@@ -235,35 +235,9 @@ class ClassifierTask(Task):
 
     # -- data ----------------------------------------------------------------------------------
     def datasets(self):
-        from .crops import open_source, split_by_group
-
-        c, d = self.config, self.config.data
-        spec = self.detector.input_spec
-        train_ds, val_ds = self._given
-        if train_ds is None:
-            train_ds = open_source(d.train, d.train_split, spec, d.options)
-        if val_ds is None:
-            if d.val_fraction > 0:
-                train_ds, val_ds = split_by_group(train_ds, d.val_fraction, c.seed)
-            else:
-                val_ds = open_source(d.val or d.train, d.val_split, spec, d.options)
+        train_ds, val_ds = super().datasets()
         self._counts = (_video_count(train_ds), _video_count(val_ds))
         return train_ds, val_ds
-
-    def collate(self, items):
-        from .crops import collate
-
-        x, y = collate(int(self.detector.input_spec.size))(items)
-        return {"images": x, "labels": y}
-
-    def load_batch(self, dataset, indices, epoch, step):
-        from .crops import jitter_samples
-
-        batch = self.collate([dataset[i] for i in indices])
-        d = self.config.data
-        batch["images"] = jitter_samples(batch["images"], indices, seed=self.config.seed, epoch=epoch,
-                                         hflip=d.hflip, augment=d.augment)
-        return batch
 
     # -- maths -----------------------------------------------------------------------------------
     def forward(self, batch, train: bool):

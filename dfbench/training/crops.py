@@ -239,5 +239,39 @@ def jitter_samples(images: torch.Tensor, indices: Sequence[int], *, seed: int, e
     return torch.cat(rows)
 
 
-__all__ = ["ArrayDataset", "AugmentConfig", "FolderDataset", "TrainingDataError", "augment_batch", "collate",
+class CropDataMixin:
+    """The data half of a crop-classification :class:`~dfbench.training.task.Task`: sources from
+    ``config.data`` (``train``/``val``/``train_split``/``val_split``/``val_fraction``/``options``),
+    held-out videos by group, collate to the detector's input size, and the per-sample jitter
+    (``hflip``, ``augment``) seeded by ``config.seed`` — shared by RECCE and the generic classifier.
+    Datasets given to the task's constructor (``self._given``) take precedence over the config."""
+
+    _given: tuple[Any, Any] = (None, None)
+
+    def datasets(self):
+        c, d = self.config, self.config.data
+        spec = self.detector.input_spec
+        train_ds, val_ds = self._given
+        if train_ds is None:
+            train_ds = open_source(d.train, d.train_split, spec, d.options)
+        if val_ds is None:
+            if d.val_fraction > 0:
+                train_ds, val_ds = split_by_group(train_ds, d.val_fraction, c.seed)
+            else:
+                val_ds = open_source(d.val or d.train, d.val_split, spec, d.options)
+        return train_ds, val_ds
+
+    def collate(self, items):
+        x, y = collate(int(self.detector.input_spec.size))(items)
+        return {"images": x, "labels": y}
+
+    def load_batch(self, dataset, indices, epoch, step):
+        batch = self.collate([dataset[i] for i in indices])
+        d = self.config.data
+        batch["images"] = jitter_samples(batch["images"], indices, seed=self.config.seed, epoch=epoch,
+                                         hflip=d.hflip, augment=d.augment)
+        return batch
+
+
+__all__ = ["ArrayDataset", "AugmentConfig", "CropDataMixin", "FolderDataset", "TrainingDataError", "augment_batch", "collate",
            "jitter_samples", "open_source", "registry_crops", "split_by_group"]

@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from dfbench.training import RunSettings, SelectionRule, Task
-from dfbench.training.crops import collate, jitter_samples, open_source, split_by_group
+from dfbench.training.crops import CropDataMixin
 from dfbench.training.data import holdout_split_name
 from dfbench.training.trainer import train as core_train
 
@@ -88,7 +88,7 @@ def _init_weights(net: RecceNet, source: str) -> None:
              f" (e.g. {skipped[:3]})" if skipped else "")
 
 
-class RecceTask(Task):
+class RecceTask(CropDataMixin, Task):
     family = "recce"
 
     def __init__(self, config: TrainConfig, train_dataset: Dataset | None = None,
@@ -147,31 +147,6 @@ class RecceTask(Task):
         if s.name != "step":
             return None
         return torch.optim.lr_scheduler.StepLR(optimizer, s.step_size, s.gamma), "epoch"
-
-    # -- data --------------------------------------------------------------------------------
-    def datasets(self):
-        c = self.config
-        spec = self.detector.input_spec
-        train_ds, val_ds = self._given
-        if train_ds is None:
-            train_ds = open_source(c.data.train, c.data.train_split, spec, c.data.options)
-        if val_ds is None:
-            if c.data.val_fraction > 0:
-                train_ds, val_ds = split_by_group(train_ds, c.data.val_fraction, c.seed)
-            else:
-                val_ds = open_source(c.data.val or c.data.train, c.data.val_split, spec, c.data.options)
-        return train_ds, val_ds
-
-    def collate(self, items):
-        x, y = collate(int(self.detector.input_spec.size))(items)
-        return {"images": x, "labels": y}
-
-    def load_batch(self, dataset, indices, epoch, step):
-        batch = self.collate([dataset[i] for i in indices])
-        d = self.config.data
-        batch["images"] = jitter_samples(batch["images"], indices, seed=self.config.seed, epoch=epoch,
-                                         hflip=d.hflip, augment=d.augment)
-        return batch
 
     # -- maths ---------------------------------------------------------------------------------
     def forward(self, batch, train: bool):
