@@ -342,6 +342,14 @@ def run_robustness(
             **evaluate_kwargs,
         )
         header = header or result
+        if _model_path(result["protocol"]) != _model_path(header["protocol"]):
+            # With --precision auto each cell re-checks the cached choice; a grid whose cells ran
+            # differently (a failed re-check, another runtime) would mix two models' numbers.
+            raise DfbenchError(
+                f"cell {CLEAN if name is None else f'{name}:{level}'} ran as {_model_path(result['protocol'])}, "
+                f"the first cell as {_model_path(header['protocol'])} ({run_dir}); every cell must run the same "
+                "way: re-run with an explicit --precision/--backend (e.g. --precision fp32)"
+            )
         row = _row(CLEAN if name is None else name, 0 if name is None else level, result, run_dir)
         if name is None:
             clean_faces = _faces_by_video(run_dir)
@@ -367,6 +375,7 @@ def run_robustness(
         "seed": seed,
         "applied_to": "crops" if corrupt_crops else "full frames before face detection",
         "missing_face": header["protocol"]["missing_face"] if header else None,
+        "model_path": _model_path(header["protocol"]) if header else None,
         **summary,
         "rows": rows,
     }
@@ -383,6 +392,17 @@ def run_robustness(
 
         robustness_figures(doc, out, title)
     return {**doc, "output_dir": str(out)}
+
+
+def _model_path(protocol: dict[str, Any]) -> dict[str, Any]:
+    """How the network ran in a cell: precision, memory format, compile and runtime."""
+    backend = protocol.get("backend") or {}
+    return {
+        "precision": protocol.get("precision"),
+        "channels_last": protocol.get("channels_last"),
+        "compile": protocol.get("compile"),
+        "backend": backend.get("name", "torch"),
+    }
 
 
 def _faces_by_video(run_dir: Path) -> dict[str, bool]:
@@ -428,6 +448,13 @@ def load_robustness(path: str | Path) -> dict[str, Any]:
     return json.loads(p.read_text())
 
 
+def _model_path_line(mp: dict[str, Any] | None) -> list[str]:
+    if not mp:
+        return []
+    text = f"{mp['backend']} {mp['precision']}" + (" + channels_last" if mp.get("channels_last") else "")
+    return [f"model     {text} in every cell" + (" (compiled)" if mp.get("compile") else "")]
+
+
 def summary_lines(doc: dict[str, Any]) -> list[str]:
     """A fixed-width table: one row per type, one column per level, then mean and drop."""
     levels = [str(lv) for lv in doc["levels"]]
@@ -442,6 +469,7 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
         f"detector  {doc['detector'].get('id')}  on {doc['dataset'].get('id')}/{doc['dataset'].get('split')}"
         f"  corruptions on {doc['applied_to']}  seed {doc['seed']}",
         f"clean     video AUC {f(doc.get('clean_auc'))}",
+        *_model_path_line(doc.get("model_path")),
         "",
         head,
     ]

@@ -3,6 +3,8 @@ export, and the automatic choice of runtime."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -297,3 +299,48 @@ def test_exported_bf16_respects_the_relative_bound_for_trained_models(ov):
     assert c.relative_tolerance == 0.05
     assert (c.backend, c.precision) == ("openvino", "fp32")  # exact enough, still the fast runtime
     assert c.candidates[0]["precision"] == "bf16" and c.candidates[0]["within_tolerance"] is False
+
+
+def test_robustness_runs_every_cell_on_the_automatic_choice(ov, tmp_path):
+    """`dfbench robustness` has run's defaults: the grid runs on the fast path, every cell the same
+    way, and says so (a 36-cell grid is the most expensive thing a user runs)."""
+    from click.testing import CliRunner
+
+    from dfbench.cli import cli
+    from dfbench.robustness import load_robustness
+
+    out = tmp_path / "grid"
+    res = CliRunner().invoke(cli, ["robustness", "-d", "laanet_test.demo", "-s", "demo", "--limit", "4",
+                                   "--suite", "contrast:2", "--no-plot", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = load_robustness(out)
+    assert doc["model_path"] == {"precision": "bf16", "channels_last": doc["model_path"]["channels_last"],
+                                 "compile": False, "backend": "openvino"}
+    assert "model     openvino bf16" in res.output
+    for cell in ("clean", "contrast-2"):
+        protocol = json.loads((out / cell / "results.json").read_text())["protocol"]
+        assert protocol["backend"]["name"] == "openvino" and protocol["precision"] == "bf16"
+    exact = CliRunner().invoke(cli, ["robustness", "-d", "laanet_test.demo", "-s", "demo", "--limit", "4",
+                                     "--suite", "contrast:2", "--no-plot", "--precision", "fp32",
+                                     "-o", str(tmp_path / "exact")])
+    assert exact.exit_code == 0, exact.output
+    assert load_robustness(tmp_path / "exact")["model_path"]["backend"] == "torch"
+
+
+def test_a_grid_whose_cells_ran_differently_is_refused(ov, tmp_path, monkeypatch):
+    """If a cell's re-check of the cached choice fails and it runs another way, the grid stops
+    instead of mixing two models' numbers in one table."""
+    from dfbench import runner
+    from dfbench.robustness import run_robustness
+
+    real = runner.evaluate
+    calls = {"n": 0}
+
+    def second_cell_on_torch(*args, **kwargs):
+        calls["n"] += 1
+        return real(*args, **({**kwargs, "backend": "torch"} if calls["n"] > 1 else kwargs))
+
+    monkeypatch.setattr(runner, "evaluate", second_cell_on_torch)
+    with pytest.raises(DfbenchError, match="every cell must run the same way"):
+        run_robustness("laanet_test.demo", "demo", tmp_path / "grid", suite="contrast:2", limit=4,
+                       make_plot=False, progress=False)

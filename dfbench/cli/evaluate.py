@@ -9,6 +9,7 @@ import click
 
 from .options import (
     byo_options,
+    channels_last_value,
     dataset_flags,
     dataset_options,
     device_option,
@@ -16,6 +17,7 @@ from .options import (
     missing_face_option,
     parallel_options,
     precision_option,
+    speed_options,
 )
 
 
@@ -32,17 +34,7 @@ from .options import (
               help="Evaluate a stratified subset of P percent of the videos (0 < P <= 100).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @device_option
-@precision_option("auto", auto=True, help="auto: the fastest precision whose logits stay within tolerance of fp32 (cached per detector and "
-                   "device); fp32 for exact comparisons.")
-@click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
-              is_flag=False, flag_value="on",
-              help="channels_last memory format (auto: on with auto or bf16/fp16 precision where it is faster).")
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (slow to start).")
-@click.option("--backend", type=click.Choice(["auto", "torch", "openvino", "onnxruntime"]), default="auto",
-              show_default=True,
-              help="auto: with --precision auto, the exported model on OpenVINO where it is installed and exportable "
-                   "(CPU; bf16 where native), else torch. openvino/onnxruntime: export to ONNX (cached) and run there, "
-                   "logits checked against torch fp32.")
+@speed_options  # --precision auto, --channels-last, --compile, --backend (shared with robustness)
 @click.option("--flip-test/--no-flip-test", default=None, help="Average logits with the mirrored crop (default: the detector's protocol).")
 @click.option("--frames", "frames_per_video", type=click.IntRange(min=1),
               help="Frames per video (default: the detector's protocol).")
@@ -71,7 +63,7 @@ def run(detector, dataset, data_root, split, methods, splits_dir, allow_partial,
         detector, dataset, split=split, corruption=corruption, limit=limit, limit_percent=limit_percent,
         batch_size=batch_size, device=device, seed=seed, output=output, data_root=data_root,
         dataset_options=dataset_options(methods, splits_dir, allow_partial, options), weights=weights,
-        precision=precision, channels_last={"on": True, "off": False}.get(channels_last, "auto"), compile=compile_,
+        precision=precision, channels_last=channels_last_value(channels_last), compile=compile_,
         backend=backend, flip_test=flip_test,
         aggregation=aggregation, frames_per_video=frames_per_video, missing_face=missing_face,
         corrupt_crops=corrupt_crops, use_cache=not no_cache, progress=not as_json, threshold_from=threshold_from,

@@ -69,6 +69,31 @@ def precision_option(default: str = "fp32", *, auto: bool = False, help: str | N
     return click.option("--precision", type=click.Choice(choices), default=default, show_default=True, help=help)
 
 
+def speed_options(f):
+    """How the model runs: ``--precision`` (auto), ``--channels-last``, ``--compile``, ``--backend``.
+
+    One definition for ``run`` and ``robustness``, so a robustness grid runs each cell the way
+    ``run`` would (issue 16: the default path is the fast path, checked against fp32)."""
+    f = click.option("--backend", type=click.Choice(["auto", "torch", "openvino", "onnxruntime"]), default="auto",
+                     show_default=True,
+                     help="auto: with --precision auto, the exported model on OpenVINO where it is installed and "
+                          "exportable (CPU; bf16 where native), else torch. openvino/onnxruntime: export to ONNX "
+                          "(cached) and run there, logits checked against torch fp32.")(f)
+    f = click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (slow to start).")(f)
+    f = click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                     is_flag=False, flag_value="on",
+                     help="channels_last memory format (auto: on with auto or bf16/fp16 precision where it is "
+                          "faster).")(f)
+    return precision_option("auto", auto=True,
+                            help="auto: the fastest precision whose logits stay within tolerance of fp32 (cached "
+                                 "per detector and device); fp32 for exact comparisons.")(f)
+
+
+def channels_last_value(flag: str) -> bool | str:
+    """``--channels-last on|off|auto`` as the runner takes it."""
+    return {"on": True, "off": False}.get(flag, "auto")
+
+
 def missing_face_option(help: str):
     """``--missing-face``: the faceless-frame policy (default: the detector's official rule)."""
     return click.option("--missing-face", type=click.Choice(MISSING_FACE), help=help)

@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from .options import (
+    channels_last_value,
     dataset_options,
     device_option,
     missing_face_option,
     parallel_options,
-    precision_option,
+    speed_options,
 )
 
 
@@ -59,8 +60,7 @@ from .options import (
 @click.option("--limit", type=click.IntRange(min=1), help="A stratified subset of N videos (quick checks).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
 @device_option
-@precision_option("fp32")
-@click.option("--channels-last", is_flag=True)
+@speed_options  # the same as `run`: every cell runs the way `run` would
 @missing_face_option(help="Faceless frames (default: the detector's official rule); applies to every cell.")
 @click.option("--allow-untrained", is_flag=True, help="Score a detector without trained weights (flagged).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the crop cache.")
@@ -94,6 +94,8 @@ def robustness_command(
     device,
     precision,
     channels_last,
+    compile_,
+    backend,
     missing_face,
     allow_untrained,
     no_cache,
@@ -133,7 +135,9 @@ def robustness_command(
         batch_size=batch_size,
         device=device,
         precision=precision,
-        channels_last=channels_last,
+        channels_last=channels_last_value(channels_last),
+        compile=compile_,
+        backend=backend,
         missing_face=missing_face,
         allow_untrained=allow_untrained,
         workers=workers,
