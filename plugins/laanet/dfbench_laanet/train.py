@@ -21,19 +21,16 @@ core's (:mod:`dfbench.training`). What is LAA-Net's own:
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from dfbench.errors import DfbenchError
-from dfbench.synthesis.pairs import pair_run_settings
 from dfbench.synthesis.sources import load_training_videos
-from dfbench.training import RunSettings, Task, TrainingError
-from dfbench.training.sam import SAM, sam_step, set_bn_momentum
+from dfbench.synthesis.task import PairTask, load_init_weights, pair_micro_batches, variant_for
+from dfbench.training import TrainingError
+from dfbench.training.sam import SAM
 from dfbench.training.trainer import TrainResult
 from dfbench.training.trainer import train as core_train
 
@@ -41,26 +38,12 @@ from .config import TrainConfig
 from .losses import LAANetLoss, LossNorm
 from .optim import lr_at
 
-log = logging.getLogger(__name__)
-
-
-def _micro_batches(batch: dict[str, torch.Tensor], n: int) -> list[dict[str, torch.Tensor]]:
-    """Split a reals-then-fakes batch into ``n`` micro-batches that keep each pair together."""
-    b = batch["images"].shape[0] // 2
-    bounds = np.linspace(0, b, n + 1).astype(int)
-    out = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        if hi > lo:
-            idx = torch.cat([torch.arange(lo, hi), torch.arange(b + lo, b + hi)])
-            out.append({k: v[idx] for k, v in batch.items()})
-    return out
-
 
 def cross_pairs(batch: dict[str, torch.Tensor], n_micro: int = 2) -> tuple[dict[str, torch.Tensor], int]:
     """Reorder a reals-then-fakes batch so that no micro-batch holds a real and its own fake.
 
     The fakes (and their targets) are rolled by half the pairs, and the number of micro-batches
-    is raised until each holds at most that many pairs; :func:`_micro_batches` then keeps rows
+    is raised until each holds at most that many pairs; :func:`~dfbench.synthesis.task.pair_micro_batches` then keeps rows
     i and B+i together, which are now a real and the fake of another frame.
     Returns the reordered batch and the number of micro-batches to split it into.
     """
@@ -78,28 +61,20 @@ def build_detector_for(cfg: TrainConfig):
     from .spec import laanet_spec
 
     spec = laanet_spec()
-    variant = spec.variant(cfg.model.variant)
-    if cfg.model.overrides:
-        variant = replace(variant, config={**variant.config, **cfg.model.overrides})
-        size = cfg.model.overrides.get("image_size")
-        if size is not None and int(size) != variant.input.size:
-            # A new input size is a new input contract: the crops the trainer makes and the
-            # detector's declared size must agree (weights saved this way need a matching variant).
-            variant = replace(variant, input=replace(variant.input, size=int(size)))
+    variant = variant_for(spec, cfg.model)
+    size = cfg.model.overrides.get("image_size")
+    if size is not None and int(size) != variant.input.size:
+        # A new input size is a new input contract: the crops the trainer makes and the
+        # detector's declared size must agree (weights saved this way need a matching variant).
+        variant = replace(variant, input=replace(variant.input, size=int(size)))
     det = build_detector(variant)
     det.spec, det.variant = spec, variant
-    if cfg.model.init_weights:
-        from dfbench.weights import read_weights_dir
-
-        state, _ = read_weights_dir(cfg.model.init_weights)
-        missing, unexpected = det.load_state_dict(state, strict=False)
-        log.info("initialised from %s (%d missing, %d unexpected keys)", cfg.model.init_weights,
-                 len(missing), len(unexpected))
-    return det
+    return load_init_weights(det, cfg.model.init_weights)
 
 
-class LAANetTask(Task):
+class LAANetTask(PairTask):
     family = "laanet"
+    display_name = "LAA-Net"
     loss_key = "total"
     loss_is_global = True  # LossNorm counts over the global batch
 
@@ -108,21 +83,11 @@ class LAANetTask(Task):
         c = config.loss
         self.loss = LAANetLoss(c.hm_weight, c.cls_weight, c.cst_weight, c.focal_eps)
         self.norm: LossNorm | None = None
-        self.sam: SAM | None = None
         self._in_step = False
+        self.pseudo_fakes = f"{config.data.method.upper()} pseudo-fakes"
 
-    @property
-    def settings(self) -> RunSettings:
-        return pair_run_settings(self.config)
-
-    @property
-    def selection_split(self) -> str:
-        return f"{self.config.data.source}:{self.config.data.val_split}"
-
-    def build(self):
-        det = build_detector_for(self.config)
-        set_bn_momentum(det.net, self.config.run.bn_momentum)
-        return det
+    def untrained_detector(self):
+        return build_detector_for(self.config)
 
     def make_optimizer(self, params):
         o = self.config.optim
@@ -140,41 +105,23 @@ class LAANetTask(Task):
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor), "step"
 
     # -- data --------------------------------------------------------------------------------
-    def datasets(self):
+    def pairs(self, videos, train: bool, seed: int):
+        """SBI or BI pairs with LAA-Net's heatmap and consistency targets."""
         from dfbench.synthesis.pairs import PairDataset, make_generator
 
         from .targets import pair_targets
 
         cfg, d = self.config, self.config.data
-        size = int(self.detector.input_spec.size)
-        train_videos = load_training_videos(cfg, d.train_split, self.detector.input_spec)
         cache = d.cache_dir or str(Path(cfg.run.out_dir) / "cache")
-        gen = make_generator(d.method, train_videos, size, d.augment, d.bi_neighbours, d.bi_candidates, cache,
-                             cfg.run.seed)
-        train_set = PairDataset(train_videos, gen, d.frames_per_video, cfg.run.seed, True, targets=pair_targets)
-        val_set = None
-        if d.val_split and self.rt.is_main:
-            try:
-                val_videos = load_training_videos(cfg, d.val_split, self.detector.input_spec)
-            except DfbenchError as e:
-                log.warning("no validation split (%s): checkpoint selection falls back to the last epoch", e)
-                val_videos = []
-            if val_videos:
-                vgen = make_generator(d.method, val_videos, size, False, d.bi_neighbours, d.bi_candidates, cache,
-                                      cfg.run.seed + 1)
-                val_set = PairDataset(val_videos, vgen, d.val_frames_per_video, cfg.run.seed + 1, False,
-                                      targets=pair_targets)
-        return train_set, val_set
+        gen = make_generator(d.method, videos, int(self.detector.input_spec.size), d.augment if train else False,
+                             d.bi_neighbours, d.bi_candidates, cache, seed)
+        return PairDataset(videos, gen, d.frames_per_video if train else d.val_frames_per_video, seed, train,
+                           targets=pair_targets)
 
     def set_epoch(self, epoch: int) -> None:
         frozen = epoch < self.config.run.freeze_backbone_epochs
         for p in getattr(self.net, "encoder", nn.Module()).parameters():
             p.requires_grad_(not frozen)
-
-    def collate(self, items):
-        from dfbench.synthesis.pairs import collate_pairs
-
-        return collate_pairs(items)
 
     def begin_step(self, batch):
         pos = float((batch["heatmap"] == 1.0).sum())
@@ -187,7 +134,7 @@ class LAANetTask(Task):
     def micro_batches(self, batch, n):
         if self.config.run.cross_pairs:
             batch, n = cross_pairs(batch, n)
-        return _micro_batches(batch, n)
+        return pair_micro_batches(batch, n)
 
     # -- maths ---------------------------------------------------------------------------------
     def forward(self, batch, train: bool):
@@ -200,19 +147,6 @@ class LAANetTask(Task):
         dev = self.rt.device
         return self.loss(out, batch["heatmap"].to(dev), batch["consistency"].to(dev), batch["labels"].to(dev),
                          self.norm if self._in_step else None)
-
-    def optimizer_step(self, step):
-        return sam_step(self.sam, step, self.rt)
-
-    def weights_extra(self, selection):
-        cfg = self.config
-        card = {
-            "trained_on": f"{cfg.data.source} ({cfg.data.train_split}), {cfg.data.method.upper()} pseudo-fakes",
-            "selection": f"epoch {selection['epoch']}: {selection['rule']} = {selection['value']:.4f}",
-            "license": "Apache-2.0",
-            "description": f"LAA-Net {self.detector.variant.name} trained with dfbench laanet train",
-        }
-        return {"card": card, "train_config": cfg.to_dict()}
 
 
 def train(cfg: TrainConfig, resume: bool = True, stop_after_epochs: int | None = None) -> TrainResult:

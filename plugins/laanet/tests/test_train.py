@@ -126,7 +126,7 @@ def test_resume_continues_to_the_same_weights(tmp_path):
 
 def test_accumulation_keeps_the_loss_normalisation(tmp_path):
     """Two micro-batches see the same total loss as one batch (BN aside: dropout off, eval BN)."""
-    from dfbench_laanet.train import _micro_batches
+    from dfbench.synthesis.task import pair_micro_batches as _micro_batches
 
     cfg = tiny_config(tmp_path, "model.overrides.dropout=0", "model.overrides.drop_path_rate=0",
                       "optim.sam=false")
@@ -162,7 +162,9 @@ def test_bn_momentum_and_input_size_overrides_reach_the_network(tmp_path):
 
 @pytest.mark.parametrize("pairs,accum", [(2, 1), (3, 1), (4, 1), (5, 2), (8, 1), (8, 3), (8, 8)])
 def test_cross_pairs_never_puts_a_real_with_its_own_fake(pairs, accum):
-    from dfbench_laanet.train import _micro_batches, cross_pairs
+    from dfbench_laanet.train import cross_pairs
+
+    from dfbench.synthesis.task import pair_micro_batches as _micro_batches
 
     frame = torch.arange(pairs, dtype=torch.float32)
     batch = {"images": torch.cat([frame, frame]).view(-1, 1, 1, 1),  # "pixel" = frame id
@@ -180,7 +182,9 @@ def test_cross_pairs_never_puts_a_real_with_its_own_fake(pairs, accum):
 
 def test_cross_pairs_keeps_the_loss_of_the_joint_batch(tmp_path):
     """Crossing changes BatchNorm batches only: in eval-mode BN the loss is the joint one."""
-    from dfbench_laanet.train import _micro_batches, cross_pairs
+    from dfbench_laanet.train import cross_pairs
+
+    from dfbench.synthesis.task import pair_micro_batches as _micro_batches
 
     t, task = _trainer(tiny_config(tmp_path, "model.overrides.dropout=0", "model.overrides.drop_path_rate=0",
                                    "optim.sam=false"))

@@ -14,26 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from dfbench.synthesis.task import PairDataConfig, PairModelConfig, PairRunConfig
 from dfbench.training import config as core
 from dfbench.training.config import ConfigError
 
 
 @dataclass
-class DataConfig:
-    source: str = "dataset:demo"
-    """Real training faces: ``dataset:NAME`` (real videos of a registered dataset, cropped with the
-    variant's cropper), ``npz:DIR`` (``crops`` + ``landmarks`` per video) or ``faces:N`` (tests)."""
-    train_split: str = "train"
-    val_split: str = "val"
-    """Selection split of the source; ``holdout:F`` holds out a fraction F of the training videos."""
-    extract_frames: int = 32
-    """Frames decoded and cropped per real video (``dataset:`` source)."""
-    frames_per_video: int = 8
-    val_frames_per_video: int = 8
-    augment: bool = True
-    """Final joint augmentation of the pairs (flip, crop/scale, colour jitter, JPEG)."""
+class DataConfig(PairDataConfig):
     crop_size: int = 380
     """Size of the real face crops the generator starts from (the variant's evaluation crop,
     resized to this size)."""
@@ -42,19 +30,11 @@ class DataConfig:
     """Pixels cut from each side of a crop before it is fitted to the network, drawn per training
     pair in [min, max) (jitter of the face's scale); validation pairs cut ``margin_min``. 0 keeps the
     evaluation crop (SBI's box + 1/8 per side, no margin cut)."""
-    num_workers: int = 0
-    cache_dir: str | None = None
-    data_root: str | None = None
 
 
 @dataclass
-class ModelConfig:
-    variant: str = "efnb4"
-    overrides: dict[str, Any] = field(default_factory=dict)
-    """Keys of the variant's model config to replace."""
-    init_weights: str | None = None
-    """Optional dfbench weights directory (or ``.safetensors``) to start from (e.g. an ImageNet
-    EfficientNet-B4 converted to our format, as the official run starts); nothing is downloaded."""
+class ModelConfig(PairModelConfig):
+    pass
 
 
 @dataclass
@@ -71,24 +51,11 @@ class OptimConfig:
 
 
 @dataclass
-class RunConfig:
+class RunConfig(PairRunConfig):
     out_dir: str = "runs/sbi"
     seed: int = 5
-    epochs: int = 100
     batch_size: int = 16
     """Real/fake pairs per optimiser step per process (2 x this many images)."""
-    accum_steps: int = 1
-    steps_per_epoch: int | None = None
-    bn_momentum: float | None = None
-    """Replace the momentum of every BatchNorm (None keeps the network's 0.01, as the official
-    TF-style EfficientNet). Short runs from random init need ~0.1, or the running statistics used
-    at evaluation still mostly hold their initial values."""
-    precision: str = "auto"
-    device: str = "auto"
-    threads: int | None = None
-    log_every: int = 10
-    tensorboard: bool = True
-    sync_bn: bool = True
 
 
 @dataclass
@@ -99,18 +66,12 @@ class TrainConfig(core.ConfigMethods):
     run: RunConfig = field(default_factory=RunConfig)
 
     def validate(self) -> TrainConfig:
-        from dfbench.training.data import TrainingDataError, check_selection_split
-
         d = self.data
         if not 0 <= d.margin_min < d.margin_max:
             raise ConfigError(f"data.margin_min/margin_max: need 0 <= min < max, got {d.margin_min}, {d.margin_max}")
         if self.optim.name not in ("sgd", "adam"):
             raise ConfigError(f"optim.name: unknown optimiser {self.optim.name!r}; choose 'sgd' or 'adam'")
-        try:
-            check_selection_split(None if d.val_split.startswith("holdout:") else d.val_split,
-                                  train_split=d.train_split)
-        except TrainingDataError as e:
-            raise ConfigError(str(e).replace("config: ", "data.val_split: ", 1)) from None
+        d.check_selection_split()
         return self
 
 

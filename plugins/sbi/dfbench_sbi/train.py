@@ -20,21 +20,14 @@ videos); the test split is refused by the config.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import replace
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dfbench.errors import DfbenchError
-from dfbench.training import RunSettings, Task
+from dfbench.synthesis.task import PairTask, load_init_weights, variant_for
 from dfbench.training.trainer import TrainResult
 from dfbench.training.trainer import train as core_train
 
 from .config import TrainConfig
-
-log = logging.getLogger(__name__)
 
 
 def build_detector_for(cfg: TrainConfig):
@@ -42,19 +35,10 @@ def build_detector_for(cfg: TrainConfig):
     from .model import build_detector
     from .spec import SPEC
 
-    variant = SPEC.variant(cfg.model.variant)
-    if cfg.model.overrides:
-        variant = replace(variant, config={**variant.config, **cfg.model.overrides})
+    variant = variant_for(SPEC, cfg.model)
     det = build_detector(variant)
     det.spec, det.variant = SPEC, variant
-    if cfg.model.init_weights:
-        from dfbench.weights import read_weights_dir
-
-        state, _ = read_weights_dir(cfg.model.init_weights)
-        missing, unexpected = det.load_state_dict(state, strict=False)
-        log.info("initialised from %s (%d missing, %d unexpected keys)", cfg.model.init_weights,
-                 len(missing), len(unexpected))
-    return det
+    return load_init_weights(det, cfg.model.init_weights)
 
 
 def sbi_pairs(videos, out_size: int, frames_per_video: int, seed: int, train: bool,
@@ -65,7 +49,7 @@ def sbi_pairs(videos, out_size: int, frames_per_video: int, seed: int, train: bo
 
     sbi = SBIGenerator(out_size=out_size, train=train, margin=margin)
 
-    def gen(v: int, f: int, rng: np.random.Generator):
+    def gen(v: int, f: int, rng):
         return sbi(videos[v].frames[f], videos[v].landmarks[f], rng)
 
     return PairDataset(videos, gen, frames_per_video, seed, train)
@@ -78,30 +62,23 @@ def linear_decay(epoch: int, start: float | None, epochs: int) -> float:
     return max(0.0, 1.0 - (epoch - start) / (epochs - start))
 
 
-class SBITask(Task):
+class SBITask(PairTask):
+    """SBI's own parts: network, self-blended pairs, SGD/Adam (+ SAM), linear decay, 2-way CE."""
+
     family = "sbi"
+    display_name = "SBI"
+    pseudo_fakes = "SBI pseudo-fakes"
     loss_key = "loss"
 
-    def __init__(self, config: TrainConfig) -> None:
-        super().__init__(config)
-        self.sam = None
+    def untrained_detector(self):
+        return build_detector_for(self.config)
 
-    @property
-    def settings(self) -> RunSettings:
-        from dfbench.synthesis.pairs import pair_run_settings
-
-        return pair_run_settings(self.config)
-
-    @property
-    def selection_split(self) -> str:
-        return f"{self.config.data.source}:{self.config.data.val_split}"
-
-    def build(self):
-        from dfbench.training.sam import set_bn_momentum
-
-        det = build_detector_for(self.config)
-        set_bn_momentum(det.net, self.config.run.bn_momentum)
-        return det
+    def pairs(self, videos, train: bool, seed: int):
+        d = self.config.data
+        # Validation pairs are finished like evaluation crops (no augmentation), as before.
+        return sbi_pairs(videos, int(self.detector.input_spec.size),
+                         d.frames_per_video if train else d.val_frames_per_video, seed,
+                         d.augment if train else False, (d.margin_min, d.margin_max))
 
     def make_optimizer(self, params):
         o = self.config.optim
@@ -120,46 +97,6 @@ class SBITask(Task):
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda e: linear_decay(e, o.decay_start_epoch, epochs)), "epoch"
 
-    # -- data --------------------------------------------------------------------------------
-    def datasets(self):
-        from dfbench.synthesis.sources import load_training_videos
-
-        cfg, d = self.config, self.config.data
-        size = int(self.detector.input_spec.size)
-        margin = (d.margin_min, d.margin_max)
-        train_videos = load_training_videos(cfg, d.train_split, self.detector.input_spec)
-        train_set = sbi_pairs(train_videos, size, d.frames_per_video, cfg.run.seed, d.augment, margin)
-        val_set = None
-        if d.val_split and self.rt.is_main:
-            try:
-                val_videos = load_training_videos(cfg, d.val_split, self.detector.input_spec)
-            except DfbenchError as e:
-                log.warning("no validation split (%s): checkpoint selection falls back to the last epoch", e)
-                val_videos = []
-            if val_videos:
-                val_set = sbi_pairs(val_videos, size, d.val_frames_per_video, cfg.run.seed + 1, False, margin)
-        return train_set, val_set
-
-    def set_epoch(self, epoch: int) -> None:
-        """Nothing per epoch beyond the datasets' own re-draw (the core calls their set_epoch)."""
-
-    def collate(self, items):
-        """The reals, then their fakes (labels 0 then 1); SBI needs no per-pair targets."""
-        from dfbench.synthesis.pairs import collate_pairs
-
-        return collate_pairs(items)
-
-    def micro_batches(self, batch, n):
-        """Keep each real with its fake (rows i and B+i) so every micro-batch is balanced."""
-        b = batch["images"].shape[0] // 2
-        bounds = np.linspace(0, b, n + 1).astype(int)
-        out = []
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            if hi > lo:
-                idx = torch.cat([torch.arange(lo, hi), torch.arange(b + lo, b + hi)])
-                out.append({k: v[idx] for k, v in batch.items()})
-        return out
-
     # -- maths ---------------------------------------------------------------------------------
     def forward(self, batch, train: bool):
         x = self.detector.normalise(batch["images"].to(self.rt.device, non_blocking=True))
@@ -169,21 +106,6 @@ class SBITask(Task):
     def losses(self, batch, out):
         labels = batch["labels"].to(self.rt.device).long()
         return {"loss": F.cross_entropy(out["out"].float(), labels)}
-
-    def optimizer_step(self, step):
-        from dfbench.training.sam import sam_step
-
-        return sam_step(self.sam, step, self.rt)
-
-    def weights_extra(self, selection):
-        cfg = self.config
-        card = {
-            "trained_on": f"{cfg.data.source} ({cfg.data.train_split}), SBI pseudo-fakes",
-            "selection": f"epoch {selection['epoch']}: {selection['rule']} = {selection['value']:.4f}",
-            "license": "Apache-2.0",
-            "description": f"SBI {self.detector.variant.name} trained with dfbench sbi train",
-        }
-        return {"card": card, "train_config": cfg.to_dict()}
 
 
 def train(cfg: TrainConfig, resume: bool = True, stop_after_epochs: int | None = None) -> TrainResult:
