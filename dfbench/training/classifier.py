@@ -23,25 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from .config import PRECISIONS, ConfigError, ConfigMethods, merge, nest, parse_override, read_yaml
-from .crops import AugmentConfig, CropDataMixin
+from .crops import CropDataConfig, CropDataMixin
 from .task import RunSettings, SelectionRule, Task
 
 
 @dataclass
-class DataConfig:
+class DataConfig(CropDataConfig):
     train: str = "dfbench:demo"
-    """A folder (``<root>/<split>/{real,fake}/*``), ``"module:factory"`` or ``"dfbench:<dataset>"``."""
-    val: str = ""
-    """Validation source (same forms); empty = ``train`` with ``val_split``."""
-    train_split: str = "train"
-    val_split: str = "val"
     val_fraction: float = 0.25
-    """Hold out this fraction of the training *videos* for selection (0: use ``val_split``)."""
-    options: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments of the source (``frames_per_video`` for ``dfbench:``, a factory's own)."""
-    num_workers: int = 0
-    hflip: float = 0.5
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass
@@ -91,7 +80,6 @@ class ClassifierConfig(ConfigMethods):
 
     def validate(self) -> ClassifierConfig:
         from ..registry import get_registry
-        from .data import TrainingDataError, check_selection_split
 
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
@@ -101,14 +89,7 @@ class ClassifierConfig(ConfigMethods):
             raise ConfigError(f"scheduler.name must be step or none, got {self.scheduler.name!r}")
         if not 0 <= self.bn_momentum < 1:
             raise ConfigError(f"bn_momentum must lie in [0, 1) (0: the network's own), got {self.bn_momentum}")
-        if not 0 <= self.data.val_fraction < 1:
-            raise ConfigError(f"data.val_fraction must lie in [0, 1), got {self.data.val_fraction}")
-        self.data.augment.check()
-        try:
-            check_selection_split(None if self.data.val_fraction else self.data.val_split,
-                                  train_split=self.data.train_split, where="data.val_split")
-        except TrainingDataError as e:
-            raise ConfigError(f"{e} (or set data.val_fraction to hold out part of train)") from None
+        self.data.check()
         reg = get_registry()
         if self.detector not in reg.detectors:
             raise ConfigError(f"detector must be a registered family ({', '.join(sorted(reg.detectors))}), "

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,41 @@ class AugmentConfig:
             from .config import ConfigError
 
             raise ConfigError(f"{where} needs 0 <= scale < 1, 0 <= shift < 0.5 and 0 <= colour < 1, got {self}")
+
+
+@dataclass
+class CropDataConfig:
+    """The ``data`` section of every crop-classifier config (RECCE, the generic classifier task);
+    a family subclasses it to change defaults."""
+
+    train: str = ""
+    """Training data: a folder (``<root>/<split>/{real,fake}/*``), ``"module:factory"`` or
+    ``"dfbench:<dataset>"``."""
+    val: str = ""
+    """Validation data (same forms); empty = the same source as ``train`` with ``val_split``."""
+    train_split: str = "train"
+    val_split: str = "val"
+    val_fraction: float = 0.0
+    """Hold out this fraction of the training *videos* (by key) for selection (0: use ``val_split``)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the source (``frames_per_video`` for ``dfbench:``, a factory's own)."""
+    num_workers: int = 0
+    hflip: float = 0.5
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def check(self) -> None:
+        """Value ranges, and a selection split that is never the test split."""
+        from .config import ConfigError
+        from .data import check_selection_split
+
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"data.val_fraction must lie in [0, 1), got {self.val_fraction}")
+        self.augment.check()
+        try:
+            check_selection_split(None if self.val_fraction else self.val_split,
+                                  train_split=self.train_split, where="data.val_split")
+        except TrainingDataError as e:
+            raise ConfigError(f"{e} (or set data.val_fraction to hold out part of train)") from None
 
 
 class FolderDataset(Dataset):

@@ -23,24 +23,13 @@ from typing import Any
 
 from dfbench.training import config as core
 from dfbench.training.config import ConfigError
-from dfbench.training.crops import AugmentConfig  # the core's generic jitter settings
+from dfbench.training.crops import AugmentConfig, CropDataConfig  # the core's crop-data settings
 
 
 @dataclass
-class DataConfig:
-    train: str = ""
-    """Training data: a folder (``<root>/<split>/{real,fake}/*``) or ``"module:factory"``."""
-    val: str = ""
-    """Validation data (same forms); empty = the same source as ``train`` with ``val_split``."""
-    train_split: str = "train"
-    val_split: str = "val"
-    val_fraction: float = 0.0
-    """When the source has no validation split: hold out this fraction of train *videos* (by key)."""
-    options: dict[str, Any] = field(default_factory=dict)
-    """Passed to a ``module:factory`` source as keyword arguments."""
-    num_workers: int = 0
-    hflip: float = 0.5
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
+class DataConfig(CropDataConfig):
+    """The core's crop-classifier data section (no ``dfbench:`` default: RECCE trains on the
+    user's crops)."""
 
 
 @dataclass
@@ -98,7 +87,6 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         from dfbench.training import PRECISIONS
-        from dfbench.training.data import TrainingDataError, check_selection_split
 
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
@@ -108,17 +96,12 @@ class TrainConfig:
             raise ConfigError(f"scheduler.name must be step or none, got {self.scheduler.name!r}")
         if self.early_stopping.metric not in ("auc", "loss"):
             raise ConfigError(f"early_stopping.metric must be auc or loss, got {self.early_stopping.metric!r}")
-        try:
-            check_selection_split(None if self.data.val_fraction else self.data.val_split,
-                                  train_split=self.data.train_split, where="data.val_split")
-        except TrainingDataError as e:
-            raise ConfigError(f"{e} (or set data.val_fraction to hold out part of train)") from None
         from .spec import VARIANTS  # pure data, no torch
 
         names = [v.name for v in VARIANTS]
         if self.variant not in names:
             raise ConfigError(f"variant must be one of {', '.join(names)}, got {self.variant!r}")
-        self.data.augment.check()
+        self.data.check()
         return self
 
     def to_dict(self) -> dict[str, Any]:
