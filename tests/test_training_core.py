@@ -8,11 +8,8 @@ variant in its plugin's tests.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +21,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from training_tiny_task import TinyTask, tiny_config  # noqa: E402
 
 from dfbench.testing.dist import assert_weights_match  # noqa: E402
+from dfbench.testing.resume import (  # noqa: E402
+    assert_same_checkpoint,
+    kill_at_first_checkpoint,
+    resume,
+    training_env,
+)
 from dfbench.training.config import ConfigError, load_config  # noqa: E402
 from dfbench.training.data import (  # noqa: E402
     TrainingDataError,
@@ -191,43 +194,29 @@ def test_selection_on_the_test_split_is_refused(tmp_path):
         check_selection_split(task.config.val_split)
 
 
-def _env() -> dict:
-    return dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
-
-
 @pytest.mark.acceptance
 def test_kill_dash_nine_then_resume_gives_the_same_weights(tmp_path):
     common = ["epochs=4", "n_train=48", "checkpoint_every_steps=5"]
     subprocess.run([sys.executable, str(TINY), *common, f"out_dir={tmp_path / 'ref'}"], check=True,
-                   env=_env(), timeout=600)
+                   env=training_env(), timeout=600)
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(TINY), *common, f"out_dir={out}"], env=_env())
-    deadline = time.time() + 600
-    while not (out / "last.pt").exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    ck = torch.load(out / "last.pt", weights_only=True)
+    ck = kill_at_first_checkpoint([sys.executable, str(TINY), *common, f"out_dir={out}"], out)
     assert ck["epoch"] < 4, "the run finished before it could be killed"
-    # Logging at INFO so the second run says where it resumed: equal weights alone would also hold
-    # for a run that ignored the checkpoint and started over.
-    res = subprocess.run([sys.executable, "-c", "import logging, runpy, sys; logging.basicConfig(level=logging.INFO); "
-                          "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
-                          str(TINY), *common, f"out_dir={out}"], check=True, env=_env(), timeout=600,
-                         capture_output=True, text=True)
-    assert f"at epoch {ck['epoch']}, step {ck['step']}" in res.stdout + res.stderr
-    ref, got = _weights(tmp_path / "ref"), _weights(out)
-    assert all(torch.equal(ref[k], got[k]) for k in ref)
+    # Logging at INFO so the second run says where it resumed (resume() checks it).
+    resume([sys.executable, "-c", "import logging, runpy, sys; logging.basicConfig(level=logging.INFO); "
+            "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
+            str(TINY), *common, f"out_dir={out}"], ck)
+    assert_same_checkpoint(tmp_path / "ref", out)
 
 
 @pytest.mark.acceptance
 def test_two_processes_match_one_process_with_double_batch(tmp_path):
     common = ["epochs=2", "dropout=0"]  # dropout masks are per process, so off for this comparison
     subprocess.run([sys.executable, str(TINY), *common, "batch_size=4", f"out_dir={tmp_path / 'one'}"],
-                   check=True, env=_env(), timeout=600)
+                   check=True, env=training_env(), timeout=600)
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
                     "29561", str(TINY), *common, "batch_size=2", f"out_dir={tmp_path / 'two'}"],
-                   check=True, env=_env(), timeout=600)
+                   check=True, env=training_env(), timeout=600)
     one, two = _weights(tmp_path / "one"), _weights(tmp_path / "two")
     ck = torch.load(tmp_path / "two" / "last.pt", weights_only=True)
     assert ck["world_size"] == 2 and len(ck["rng"]) == 2

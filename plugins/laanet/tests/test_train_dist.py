@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from dfbench.testing.dist import assert_weights_match
+from dfbench.testing.resume import (
+    assert_same_checkpoint,
+    kill_at_first_checkpoint,
+    resume,
+    training_env,
+)
 
 TINY = ["model.variant=test", "data.source=faces:4", "data.frames_per_video=4",
         "data.val_frames_per_video=1", "data.crop_size=96", "run.precision=fp32",
@@ -29,10 +33,8 @@ train(load_config(None, sys.argv[1:]), resume=True)
 
 
 def _env() -> dict:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     plugin_dir = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join([plugin_dir, env.get("PYTHONPATH", "")])
-    return env
+    return training_env(PYTHONPATH=os.pathsep.join([plugin_dir, os.environ.get("PYTHONPATH", "")]))
 
 
 def _weights(out: Path) -> dict[str, torch.Tensor]:
@@ -68,23 +70,11 @@ def test_kill_dash_nine_then_resume_gives_the_same_weights(tmp_path):
     subprocess.run([sys.executable, str(script), *common, f"run.out_dir={tmp_path / 'ref'}"],
                    check=True, env=_env(), timeout=600)
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(script), *common, f"run.out_dir={out}"], env=_env())
-    ckpt = out / "last.pt"
-    deadline = time.time() + 600
-    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    killed = torch.load(ckpt, weights_only=True)
-    first = killed["epoch"]
-    assert first < 3, "the run finished before it could be killed"
-    # INFO logging so the second run says where it resumed (equal weights alone would also hold for
-    # a run that ignored the checkpoint and started over).
+    killed = kill_at_first_checkpoint([sys.executable, str(script), *common, f"run.out_dir={out}"], out,
+                                      env=_env(), poll=0.05)
+    assert killed["epoch"] < 3, "the run finished before it could be killed"
+    # INFO logging so the second run says where it resumed (resume() checks it).
     logged = tmp_path / "run_logged.py"
     logged.write_text("import logging\nlogging.basicConfig(level=logging.INFO)\n" + SCRIPT)
-    res = subprocess.run([sys.executable, str(logged), *common, f"run.out_dir={out}"], check=True, env=_env(),
-                         timeout=600, capture_output=True, text=True)
-    assert f"at epoch {killed['epoch']}, step {killed['step']}" in res.stdout + res.stderr
-    ref, got = _weights(tmp_path / "ref"), _weights(out)
-    for k in ref:
-        assert torch.equal(ref[k], got[k]), k
+    resume([sys.executable, str(logged), *common, f"run.out_dir={out}"], killed, env=_env())
+    assert_same_checkpoint(tmp_path / "ref", out)

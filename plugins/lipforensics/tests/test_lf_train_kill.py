@@ -8,15 +8,19 @@ checkpoint, so resume has to restart inside an epoch (batch order, RNG and sched
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
-import torch
 from dfbench_lipforensics.data import ClipsInMemory
+
+from dfbench.testing.resume import (
+    assert_same_checkpoint,
+    kill_at_first_checkpoint,
+    resume,
+    training_env,
+)
 
 EPOCHS, STEPS_PER_EPOCH = 2, 4  # 16 clips, batch 4
 
@@ -35,34 +39,15 @@ def _cmd(root, out, extra: list[str]) -> list[str]:
             *[a for s in sets for a in ("--set", s)]]
 
 
-def _env() -> dict:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-
-
 @pytest.mark.acceptance
 @pytest.mark.parametrize("extra", [[], ["freeze=false"]], ids=["frozen-trunk-cached", "full-network"])
 def test_kill_dash_nine_then_resume_gives_the_same_weights(tmp_path, extra):
     _clips(16, 0).save(tmp_path / "clips_train.npz")
     _clips(8, 1).save(tmp_path / "clips_val.npz")
-    subprocess.run(_cmd(tmp_path, tmp_path / "ref", extra), check=True, env=_env(), timeout=600)
+    subprocess.run(_cmd(tmp_path, tmp_path / "ref", extra), check=True, env=training_env(), timeout=600)
     out = tmp_path / "killed"
-    proc = subprocess.Popen(_cmd(tmp_path, out, extra), env=_env())
-    ckpt = out / "last.pt"
-    deadline = time.time() + 600
-    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run ended on its own before it could be killed"
-    killed = torch.load(ckpt, weights_only=True)
+    killed = kill_at_first_checkpoint(_cmd(tmp_path, out, extra), out)
     assert killed["step"] < EPOCHS * STEPS_PER_EPOCH, "the run finished before it could be killed"
-    res = subprocess.run(_cmd(tmp_path, out, extra), capture_output=True, text=True, env=_env(), timeout=600)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    # It went on from the checkpoint (a run that restarted from scratch would also match).
-    assert f"at epoch {killed['epoch']}, step {killed['step']}" in res.stdout + res.stderr
-    ref = torch.load(tmp_path / "ref" / "last.pt", weights_only=True)
-    got = torch.load(ckpt, weights_only=True)
+    resume(_cmd(tmp_path, out, extra), killed)  # it must say it went on from the checkpoint
+    ref, got = assert_same_checkpoint(tmp_path / "ref", out)
     assert ref["step"] == got["step"] == EPOCHS * STEPS_PER_EPOCH
-    assert ref["model"].keys() == got["model"].keys()
-    for k in ref["model"]:
-        assert torch.equal(ref["model"][k], got["model"][k]), k
