@@ -63,18 +63,31 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
 
 
 class FixedPadConv2d(nn.Conv2d):
-    """A convolution with zero padding fixed at build time (left, right, top, bottom)."""
+    """A convolution whose zero padding (left, right, top, bottom) was fixed at build time.
+
+    Reproduces ``efficientnet_pytorch``'s ``Conv2dStaticSamePadding`` (lukemelas): the padding is
+    computed once for an assumed input size and then applied to whatever comes in. Symmetric
+    padding is handed to the convolution itself (no extra copy); asymmetric padding goes through
+    ``F.pad`` first.
+    """
 
     def __init__(self, conv: nn.Conv2d, pad: tuple[int, int, int, int]) -> None:
         super().__init__(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, 0,
-                         conv.dilation, conv.groups, conv.bias is not None)
+                         conv.dilation, conv.groups, conv.bias is not None, device=conv.weight.device,
+                         dtype=conv.weight.dtype)
         self.weight, self.bias = conv.weight, conv.bias
-        self.fixed_pad = tuple(int(p) for p in pad)
+        left, right, top, bottom = (int(p) for p in pad)
+        self.fixed_pad = (left, right, top, bottom)
+        self._explicit_pad: tuple[int, int, int, int] | None = None
+        if left == right and top == bottom:
+            self.padding = (top, left)
+        else:
+            self._explicit_pad = self.fixed_pad
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if any(self.fixed_pad):
-            x = F.pad(x, self.fixed_pad)
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        if self._explicit_pad is not None:
+            x = F.pad(x, self._explicit_pad)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", fixed_pad={self.fixed_pad}"
@@ -106,11 +119,13 @@ def freeze_same_padding(net: nn.Module, native_size: int, stem_padding: bool = T
 
 def build_efficientnet(width_mult: float = 1.4, depth_mult: float = 1.8, num_classes: int = 2, *,
                        native_size: int = 380, stem_padding: bool = True, drop_rate: float = 0.0,
-                       drop_path_rate: float = 0.0) -> nn.Module:
+                       drop_path_rate: float = 0.0, num_features: int | None = None,
+                       global_pool: str = "avg") -> nn.Module:
     """timm's EfficientNet (TF flavour) with static padding as ``efficientnet_pytorch`` has it.
 
     ``width_mult=1.4, depth_mult=1.8`` is EfficientNet-B4 (the state-dict layout of timm's
-    ``tf_efficientnet_b4``). ``num_classes=0`` leaves no classifier. Never downloads anything.
+    ``tf_efficientnet_b4``). ``num_classes=0`` leaves no classifier; ``global_pool=""`` keeps the
+    feature map (an encoder, as LAA-Net's). Never downloads anything.
     """
     from timm.layers import BatchNormAct2d
     from timm.models._efficientnet_builder import decode_arch_def, round_channels
@@ -119,9 +134,9 @@ def build_efficientnet(width_mult: float = 1.4, depth_mult: float = 1.8, num_cla
     round_chs = partial(round_channels, multiplier=width_mult, divisor=8)
     net = EfficientNet(
         block_args=decode_arch_def(ARCH_B0, depth_mult), num_classes=num_classes,
-        num_features=round_chs(1280), stem_size=32, round_chs_fn=round_chs, pad_type="same",
+        num_features=num_features or round_chs(1280), stem_size=32, round_chs_fn=round_chs, pad_type="same",
         act_layer=nn.SiLU, norm_layer=partial(BatchNormAct2d, eps=BN_EPS, momentum=BN_MOMENTUM),
-        drop_rate=drop_rate, drop_path_rate=drop_path_rate,
+        drop_rate=drop_rate, drop_path_rate=drop_path_rate, global_pool=global_pool,
     )
     freeze_same_padding(net, native_size, stem_padding=stem_padding)
     return net

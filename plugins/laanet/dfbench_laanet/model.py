@@ -25,7 +25,6 @@ import contextlib
 import logging
 import math
 from collections.abc import Iterable, Mapping
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -35,7 +34,6 @@ from torch import nn
 from dfbench.detector import Detector
 
 from .model_config import EFNB4_CONFIG, TEST_CONFIG
-from .padding import StaticPadConv2d, _freeze_same_padding, same_padding  # noqa: F401  (public here too)
 
 if TYPE_CHECKING:
     from dfbench.specs import InputSpec, VariantSpec
@@ -46,18 +44,6 @@ __all__ = ["EFNB4_CONFIG", "TEST_CONFIG", "HEADS", "LAANet", "LAANetDetector", "
 
 HEADS: tuple[str, ...] = ("hm", "cls", "cstency")
 
-# EfficientNet-B0 stage definitions (timm's arch-def notation); width/depth multipliers scale them.
-_EFFICIENTNET_ARCH = [
-    ["ds_r1_k3_s1_e1_c16_se0.25"],
-    ["ir_r2_k3_s2_e6_c24_se0.25"],
-    ["ir_r2_k5_s2_e6_c40_se0.25"],
-    ["ir_r3_k3_s2_e6_c80_se0.25"],
-    ["ir_r3_k5_s1_e6_c112_se0.25"],
-    ["ir_r4_k5_s2_e6_c192_se0.25"],
-    ["ir_r1_k3_s1_e6_c320_se0.25"],
-]
-_BACKBONE_BN_EPS = 1e-3  # TF EfficientNet value, used by the official backbone
-_BACKBONE_BN_MOMENTUM = 0.01  # official: 1 - 0.99 (TF decay converted to PyTorch's convention)
 _DECODER_BN_MOMENTUM = 0.1
 _HM_PRIOR_BIAS = -2.19  # CenterNet prior: sigmoid(-2.19) ~ 0.1
 
@@ -67,31 +53,19 @@ _HM_PRIOR_BIAS = -2.19  # CenterNet prior: sigmoid(-2.19) ~ 0.1
 # ---------------------------------------------------------------------------------------------
 def build_encoder(width_mult: float, depth_mult: float, num_features: int | None = None,
                   drop_path_rate: float = 0.0, native_size: int = 380) -> nn.Module:
-    """An EfficientNet (TF flavour: BN eps 1e-3, SiLU, 'same' padding) built with timm.
+    """An EfficientNet (TF flavour: BN eps 1e-3 and momentum 0.01 as the official backbone, SiLU,
+    'same' padding) built with timm, without classifier or pooling: the core's
+    :func:`dfbench.zoo.efficientnet.build_efficientnet`.
 
     ``width_mult=1.4, depth_mult=1.8`` is EfficientNet-B4, the same network as timm's
-    ``tf_efficientnet_b4`` (tested), without its classifier. Never downloads anything.
+    ``tf_efficientnet_b4`` (tested). The strided convolutions keep the static padding the official
+    code (lukemelas' EfficientNet) computes once for ``native_size`` (380) while it is fed 384 px.
+    Never downloads anything.
     """
-    from timm.layers import BatchNormAct2d
-    from timm.models._efficientnet_builder import decode_arch_def, round_channels
-    from timm.models.efficientnet import EfficientNet
+    from dfbench.zoo.efficientnet import build_efficientnet
 
-    round_chs = partial(round_channels, multiplier=width_mult, divisor=8)
-    norm = partial(BatchNormAct2d, eps=_BACKBONE_BN_EPS, momentum=_BACKBONE_BN_MOMENTUM)
-    enc = EfficientNet(
-        block_args=decode_arch_def(_EFFICIENTNET_ARCH, depth_mult),
-        num_classes=0,
-        num_features=num_features or round_chs(1280),
-        stem_size=32,
-        round_chs_fn=round_chs,
-        pad_type="same",
-        act_layer=nn.SiLU,
-        norm_layer=norm,
-        drop_path_rate=drop_path_rate,
-        global_pool="",
-    )
-    _freeze_same_padding(enc, native_size)
-    return enc
+    return build_efficientnet(width_mult, depth_mult, num_classes=0, native_size=native_size,
+                              drop_path_rate=drop_path_rate, num_features=num_features, global_pool="")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from dfbench_laanet.model import (
     EFNB4_CONFIG,
     TEST_CONFIG,
     LAANet,
-    StaticPadConv2d,
     gate,
-    same_padding,
 )
+
+from dfbench.zoo.efficientnet import FixedPadConv2d
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +43,8 @@ def test_b4_parameter_count_matches_the_official_model(b4):
     assert sum(p.numel() for p in b4.parameters()) == 27_128_786
 
 
-def test_same_padding_arithmetic():
-    assert same_padding(384, 3, 2) == (0, 1)
-    assert same_padding(96, 5, 2) == (1, 2)  # TF-SAME at the real 96 px input of block 6
-    assert same_padding(95, 5, 2) == (2, 2)  # what the official code computed for 380 px
-    assert same_padding(24, 5, 2) == (1, 2)
-    assert same_padding(7, 3, 1) == (1, 1)
-
-
 def test_b4_static_padding_reproduces_the_official_quirk(b4):
-    pads = {name: m.static_pad for name, m in b4.named_modules() if isinstance(m, StaticPadConv2d)}
+    pads = {name: m.fixed_pad for name, m in b4.named_modules() if isinstance(m, FixedPadConv2d)}
     assert pads == {
         "encoder.conv_stem": (0, 1, 0, 1),
         "encoder.blocks.1.0.conv_dw": (0, 1, 0, 1),
@@ -63,19 +55,7 @@ def test_b4_static_padding_reproduces_the_official_quirk(b4):
     # Without the quirk (native size = input size) block 6 gets TF-SAME padding.
     plain = LAANet.from_config({**TEST_CONFIG, "width_mult": 1.4, "depth_mult": 1.8, "num_features": None,
                                 "image_size": 384, "native_size": 384})
-    assert plain.encoder.blocks[2][0].conv_dw.static_pad == (1, 2, 1, 2)
-
-
-def test_static_pad_conv_pads_like_explicit_zero_padding():
-    torch.manual_seed(0)
-    base = torch.nn.Conv2d(4, 4, 5, stride=2, groups=4, bias=False)
-    x = torch.randn(1, 4, 96, 96)
-    for pad in [(2, 2, 2, 2), (1, 2, 1, 2)]:
-        conv = StaticPadConv2d(base, pad)
-        want = F.conv2d(F.pad(x, pad), base.weight, None, 2, 0, 1, 4)
-        assert torch.allclose(conv(x), want, atol=1e-6)
-        assert conv(x).shape[-1] == 48
-    assert not torch.allclose(StaticPadConv2d(base, (2, 2, 2, 2))(x), StaticPadConv2d(base, (1, 2, 1, 2))(x))
+    assert plain.encoder.blocks[2][0].conv_dw.fixed_pad == (1, 2, 1, 2)
 
 
 def test_output_shapes_and_heads(tiny):
