@@ -9,6 +9,7 @@ import click
 
 from .options import (
     channels_last_value,
+    dataset_flags,
     dataset_options,
     device_option,
     missing_face_option,
@@ -27,25 +28,7 @@ from .options import (
     help="Suite tag (df1.0) or comma-separated types / NAME:LEVEL items, e.g. 'blur,noise'.",
 )
 @click.option("--levels", default=None, help="Levels to run, e.g. '1-5' or '1,3,5' (default: all).")
-@click.option(
-    "--data-root",
-    type=click.Path(file_okay=False),
-    help="Where the dataset lives (else DFBENCH_<NAME>_ROOT).",
-)
-@click.option("--split", default="test", show_default=True)
-@click.option("--methods", help="Comma-separated fake methods (FF++).")
-@click.option(
-    "--allow-partial",
-    is_flag=True,
-    help="Go on when counts differ from the official ones (recorded).",
-)
-@click.option(
-    "--option",
-    "options",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Extra dataset option (repeatable).",
-)
+@dataset_flags  # --data-root, --split, --methods, --splits, --allow-partial, --option: as for `run`
 @click.option("--weights", help="Weights directory or hf://ORG/NAME@REVISION.")
 @click.option(
     "--corrupt-crops",
@@ -84,6 +67,7 @@ def robustness_command(
     data_root,
     split,
     methods,
+    splits_dir,
     allow_partial,
     options,
     weights,
@@ -143,7 +127,7 @@ def robustness_command(
         workers=workers,
         executor=executor,
         use_cache=not no_cache,
-        dataset_options=dataset_options(methods, None, allow_partial, options),
+        dataset_options=dataset_options(methods, splits_dir, allow_partial, options),
     )
     if as_json:
         click.echo(json.dumps(doc, indent=2, default=str))
