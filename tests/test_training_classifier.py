@@ -125,6 +125,9 @@ def test_the_family_command_trains_from_a_module_factory_source(tmp_path, monkey
     ({"data.val_fraction": 0.0, "data.val_split": "test"}, "must not read the test split"),
     ({"optim.lr": "fast"}, "optim.lr expects a number"),
     ({"data.augment.shift": 0.7}, "data.augment needs"),
+    ({"optim.name": "sgd"}, "optim.name must be one of adam, adamw, got 'sgd'"),
+    ({"scheduler.name": "cosine"}, "scheduler.name must be one of step, none, got 'cosine'"),
+    ({"data.val_fraction": 1.5}, r"data.val_fraction must lie in \[0, 1\)"),
 ])
 def test_bad_configs_fail_with_one_line_naming_the_key(tmp_path, sets, message):
     with pytest.raises(ConfigError, match=message):

@@ -22,7 +22,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .config import PRECISIONS, ConfigError, ConfigMethods, merge, nest, parse_override, read_yaml
+from .config import (
+    PRECISIONS,
+    ConfigError,
+    ConfigMethods,
+    check_choice,
+    merge,
+    nest,
+    parse_override,
+    read_yaml,
+)
 from .crops import CropDataConfig, CropDataMixin
 from .task import RunSettings, SelectionRule, Task
 
@@ -81,12 +90,9 @@ class ClassifierConfig(ConfigMethods):
     def validate(self) -> ClassifierConfig:
         from ..registry import get_registry
 
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.optim.name not in ("adam", "adamw"):
-            raise ConfigError(f"optim.name must be adam or adamw, got {self.optim.name!r}")
-        if self.scheduler.name not in ("step", "none"):
-            raise ConfigError(f"scheduler.name must be step or none, got {self.scheduler.name!r}")
+        check_choice("precision", self.precision, PRECISIONS)
+        check_choice("optim.name", self.optim.name, ("adam", "adamw"))
+        check_choice("scheduler.name", self.scheduler.name, ("step", "none"))
         if not 0 <= self.bn_momentum < 1:
             raise ConfigError(f"bn_momentum must lie in [0, 1) (0: the network's own), got {self.bn_momentum}")
         self.data.check()

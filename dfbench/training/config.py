@@ -36,6 +36,13 @@ class ConfigError(DfbenchError):
     """A training config key or value is invalid (the message names the key and its source)."""
 
 
+def check_choice(key: str, value: Any, choices: Iterable[Any], error: type[Exception] = ConfigError) -> None:
+    """Refuse a config value outside its vocabulary, naming the key and every allowed value."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise error(f"{key} must be one of {', '.join(map(str, choices))}, got {value!r}")
+
+
 def _where(source: str | None) -> str:
     return f"{source}: " if source else ""
 

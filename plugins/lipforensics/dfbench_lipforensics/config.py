@@ -10,6 +10,7 @@ from typing import Any
 from dfbench.training import PRECISIONS as CORE_PRECISIONS
 from dfbench.training import config as core
 from dfbench.training.config import ConfigError as TrainConfigError
+from dfbench.training.config import check_choice
 
 PRECISIONS = (*CORE_PRECISIONS, "amp")
 """The project's vocabulary; ``amp`` is this family's old name for ``fp16`` (deprecated)."""
@@ -110,12 +111,8 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise TrainConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.select_metric not in SELECT_METRICS:
-            raise TrainConfigError(
-                f"select_metric must be one of {SELECT_METRICS}, got {self.select_metric!r}"
-            )
+        check_choice("precision", self.precision, PRECISIONS, TrainConfigError)
+        check_choice("select_metric", self.select_metric, SELECT_METRICS, TrainConfigError)
         if self.epochs < 1 or self.batch_size < 1:
             raise TrainConfigError("epochs and batch_size must be >= 1")
         if self.augment.crop < 0 or not 0.0 <= self.augment.hflip <= 1.0:

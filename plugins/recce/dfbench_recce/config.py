@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dfbench.training import config as core
-from dfbench.training.config import ConfigError
+from dfbench.training.config import ConfigError, check_choice
 from dfbench.training.crops import AugmentConfig, CropDataConfig  # the core's crop-data settings
 
 
@@ -88,14 +88,10 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         from dfbench.training import PRECISIONS
 
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.optim.name not in ("adam", "adamw"):
-            raise ConfigError(f"optim.name must be adam or adamw, got {self.optim.name!r}")
-        if self.scheduler.name not in ("step", "none"):
-            raise ConfigError(f"scheduler.name must be step or none, got {self.scheduler.name!r}")
-        if self.early_stopping.metric not in ("auc", "loss"):
-            raise ConfigError(f"early_stopping.metric must be auc or loss, got {self.early_stopping.metric!r}")
+        check_choice("precision", self.precision, PRECISIONS)
+        check_choice("optim.name", self.optim.name, ("adam", "adamw"))
+        check_choice("scheduler.name", self.scheduler.name, ("step", "none"))
+        check_choice("early_stopping.metric", self.early_stopping.metric, ("auc", "loss"))
         from .spec import VARIANTS  # pure data, no torch
 
         names = [v.name for v in VARIANTS]
