@@ -74,6 +74,18 @@ def export_onnx(detector: Any, path: str | Path, batch: int = 2) -> list[str]:
     x = det.example_input(batch=batch, seed=0)
     with torch.inference_mode():
         det(x)  # builds lazily made fast-path copies (e.g. folded BatchNorm) before tracing
+    return trace_to_onnx(det, x, path, input_name="crops", output_name="logits")
+
+
+def trace_to_onnx(module: Any, example: Any, path: str | Path, *, input_name: str, output_name: str,
+                  opset: int = OPSET) -> list[str]:
+    """``torch.onnx.export`` (TorchScript tracer, dynamic batch) of ``module`` on ``example`` to
+    ``path``, written atomically; returns the tracer's warnings (``file:line: message``).
+
+    The one tracing step of both exporters: the runtime cache here and ``dfbench export``'s
+    portable files (:mod:`dfbench.zoo.export`)."""
+    import torch
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -84,8 +96,10 @@ def export_onnx(detector: Any, path: str | Path, batch: int = 2) -> list[str]:
     try:
         with torch.no_grad(), warnings.catch_warnings(record=True) as caught, _quiet_onnx_log():
             warnings.simplefilter("always")
-            torch.onnx.export(det, (x,), str(tmp), dynamo=False, input_names=["crops"], output_names=["logits"],
-                              dynamic_axes={"crops": {0: "batch"}, "logits": {0: "batch"}}, opset_version=OPSET)
+            torch.onnx.export(module, (example,), str(tmp), dynamo=False, input_names=[input_name],
+                              output_names=[output_name],
+                              dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
+                              opset_version=opset)
     except Exception:
         tmp.unlink(missing_ok=True)
         raise

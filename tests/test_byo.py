@@ -59,6 +59,34 @@ def test_torchscript_export_round_trip(tmp_path):
         assert torch.allclose(byo(x), native(x), atol=1e-4)
 
 
+def test_a_vit_detector_exports_to_onnx(tmp_path):
+    """UnivFD's CLIP tower (multi-head attention with an even head count takes torch's fused fast
+    path, an op ONNX lacks): `dfbench export` shares the runtime exporter's tracing and works."""
+    from dfbench.registry import get_registry
+    from dfbench.weights import save_weights
+
+    pytest.importorskip("open_clip")
+    torch.manual_seed(4)
+    weights = save_weights(get_registry().detectors["univfd"].build("test"), tmp_path / "w")
+    path, _ = export_detector("univfd_test", tmp_path / "vit.onnx", weights=str(weights))
+    byo = build_detector(f"onnx:{path}")
+    native = build_detector("univfd_test", weights=str(weights)).eval()
+    x = native.example_input(batch=3, seed=2)
+    with torch.inference_mode():
+        assert torch.allclose(byo(x), native(x), atol=1e-4)
+
+
+def test_an_export_that_fails_names_the_detector_and_the_way_out(tmp_path, monkeypatch):
+    import dfbench.onnx_export as ox
+
+    def unsupported(*args, **kwargs):
+        raise RuntimeError("Exporting the operator 'aten::fft_rfft2' to ONNX opset version 17 is not supported")
+
+    monkeypatch.setattr(ox, "trace_to_onnx", unsupported)
+    with pytest.raises(DfbenchError, match=r"cannot export sbi_test to onnx: .*fft_rfft2.*--format torchscript"):
+        export_detector("sbi_test", tmp_path / "x.onnx")
+
+
 def _write_module(tmp_path, monkeypatch, body: str) -> str:
     name = f"byo_user_model_{abs(hash(body)) % 10**8}"
     (tmp_path / f"{name}.py").write_text(textwrap.dedent(body))

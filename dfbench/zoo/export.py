@@ -63,14 +63,21 @@ def export_detector(name: str, out: str | Path | None = None, fmt: str = "onnx",
     path.parent.mkdir(parents=True, exist_ok=True)
     graph = _LogitGraph(det).eval()
     x = det.normalise(det.example_input(batch=2))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the tracer's notes on Python control flow are not actionable here
+    try:
         if fmt == "onnx":
-            torch.onnx.export(graph, (x,), str(path), dynamo=False, opset_version=opset, input_names=["input"],
-                              output_names=["logit"], dynamic_axes={"input": {0: "batch"}, "logit": {0: "batch"}})
+            from ..onnx_export import trace_to_onnx
+
+            # The tracer's notes on Python control flow: _check below runs the file on another batch.
+            trace_to_onnx(graph, x, path, input_name="input", output_name="logit", opset=opset)
         else:
-            with torch.no_grad():
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 torch.jit.trace(graph, (x,)).save(str(path))
+    except Exception as e:  # an operator the format lacks, a trace that fails: name the detector
+        first = (str(e).strip().splitlines() or [type(e).__name__])[-1][:300]
+        raise DfbenchError(f"cannot export {det_id} to {fmt}: {first}. Use --format "
+                           f"{'torchscript' if fmt == 'onnx' else 'onnx'}, or score it natively "
+                           f"(dfbench run --detector {det_id})") from e
     contract = Contract.from_input_spec(det.input_spec, output="logit").to_dict()
     sidecar = path.with_name(path.name + ".yaml")
     _write_sidecar(sidecar, contract, det_id, det.weights_info.get("sha256"))
