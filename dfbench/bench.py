@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .bench_e2e import E2E_FPS, E2E_SECONDS, E2E_SIZE, generated_video, measure_end_to_end  # noqa: F401
+from .bench_report import backend_prefix, config_tag, expand_detectors, summary_lines  # noqa: F401  (public here too)
 from .errors import DfbenchError
 
 log = logging.getLogger(__name__)
@@ -335,7 +336,7 @@ def bench_detector(
             row["note"] = support[c[1]]
         rows.append(row)
         log.info("%s %s: %.2f units/s (min %.2f, max %.2f%s)", detector_id_of(det) if hasattr(det, "spec") else "",
-                 _tag(row), row["units_per_s"] or 0, row["units_per_s_min"], row["units_per_s_max"],
+                 config_tag(row), row["units_per_s"] or 0, row["units_per_s_min"], row["units_per_s_max"],
                  ", noisy" if row["noisy"] else "")
     best = max(rows, key=lambda r: r["units_per_s"] or 0.0)
     if compile:
@@ -406,24 +407,16 @@ def bench_detector(
         "latency_ms_p50": round(latency["p50"], 3),
         "latency_ms_p95": round(latency["p95"], 3),
         "units_per_s": round(best["units_per_s"], 3) if best["units_per_s"] else None,
-        "best_config": f"{_backend_prefix(best)}{best['precision']}{' + channels_last' if best['channels_last'] else ''}"
+        "best_config": f"{backend_prefix(best)}{best['precision']}{' + channels_last' if best['channels_last'] else ''}"
         f"{' + compile' if best['compile'] else ''} @ batch {batch_size}",
-        "not_measured": {_tag({"backend": b, "precision": p, "channels_last": cl, "compile": False}): why
+        "not_measured": {config_tag({"backend": b, "precision": p, "channels_last": cl, "compile": False}): why
                          for (b, p, cl), why in skipped.items()},
         "videos_per_s": round(e2e["videos_per_s"], 4) if e2e else None,
         "peak_rss_delta_mb": peak,
         "repeats": repeats,
-        "noisy_configs": [_tag(r) for r in rows if r["noisy"]],
+        "noisy_configs": [config_tag(r) for r in rows if r["noisy"]],
     }
     return result
-
-
-def _backend_prefix(r: dict[str, Any]) -> str:
-    return "" if r.get("backend", "torch") == "torch" else f"{r['backend']} "
-
-
-def _tag(r: dict[str, Any]) -> str:
-    return f"{_backend_prefix(r)}{r['precision']}{' cl' if r['channels_last'] else ''}{' compile' if r['compile'] else ''}"
 
 
 def exported_configs(device: str, backends: Sequence[str] | None) -> list[tuple[str, str, bool]]:
@@ -439,58 +432,3 @@ def exported_configs(device: str, backends: Sequence[str] | None) -> list[tuple[
     for b in backends:
         check_backend(b)
     return [c for b in backends if b != "torch" for c in execution_candidates(device, "frame", b)]
-
-
-def summary_lines(res: dict[str, Any]) -> list[str]:
-    s, d = res["summary"], res["detector"]
-    unit = res["input"]["unit"]
-    lines = [
-        f"{d['id']}: {s['params_m']:.2f} M params, {res['gmacs']:.3f} GMACs/{unit}"
-        + (f", {res['gmacs_per_video']:.1f} GMACs/video" if res.get("gmacs_per_video") else ""),
-        f"  latency batch 1 fp32: p50 {s['latency_ms_p50']:.1f} ms, p95 {s['latency_ms_p95']:.1f} ms",
-    ]
-    for r in res["throughput"]:
-        note = f"  ({r['note']})" if r.get("note") else ""
-        speed = r.get("speedup_vs_fp32_nchw")
-        spread = ""
-        if "units_per_s_min" in r:
-            spread = (f" [min {r['units_per_s_min']:.2f}, median {r['units_per_s_median']:.2f}, max "
-                      f"{r['units_per_s_max']:.2f} over {r['rounds']} rounds]")
-        lines.append(
-            f"  {_tag(r):<16} {r['units_per_s']:9.2f} {unit}s/s @ batch {r['batch_size']}{spread}"
-            + (f", {speed:.2f}x fp32 NCHW" if speed else "")
-            + f", peak RSS +{r['peak_rss_delta_mb']:.0f} MB{note}"
-            + (f"  NOISY: rounds differ by {100 * r['spread']:.0f} % (> 25 %); re-run on a quiet machine"
-               if r.get("noisy") else "")
-        )
-    e = res.get("end_to_end")
-    if e:
-        sec = e["seconds"]
-        lines.append(
-            f"  end to end: {e['videos_per_s']:.3f} videos/s ({e['videos_per_min']:.1f}/min; decode "
-            f"{sec['decode']:.2f} s, faces {sec['faces']:.2f} s, model {sec['model']:.2f} s; "
-            f"{e['units']} {unit}s, {e['precision']})"
-        )
-    return lines
-
-
-# -- detector lists ('all', 'all:test') ------------------------------------------------------------
-
-
-def expand_detectors(names: Sequence[str]) -> list[str]:
-    from .registry import get_registry
-
-    out: list[str] = []
-    for n in names:
-        if n == "all":
-            out += sorted(get_registry().detectors)  # each family's default variant
-        elif n.startswith("all:"):
-            variant = n.split(":", 1)[1]
-            out += [
-                f"{f}_{variant}"
-                for f, s in sorted(get_registry().detectors.items())
-                if variant in {v.name for v in s.variants}
-            ]
-        else:
-            out.append(n)
-    return list(dict.fromkeys(out))
