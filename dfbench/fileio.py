@@ -13,6 +13,7 @@ import errno
 import hashlib
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,12 +36,14 @@ def sha256_text(text: str) -> str:
 def atomic_write_bytes(path: str | Path, data: bytes, *, fsync: bool = True) -> None:
     """Write to a temp file in the same directory, fsync, then rename: never a half file.
 
-    The temp name carries the pid so two processes writing the same target never share a temp
-    file; the last ``os.replace`` wins, whole. ``fsync=False`` is for caches that can be rebuilt.
+    The temp name carries the pid and the thread so two writers of the same target (processes, or
+    threads of one process: a run's crop-cache writer and another run's in the same process) never
+    share a temp file; the last ``os.replace`` wins, whole. ``fsync=False`` is for caches that can
+    be rebuilt.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
     try:
         with open(tmp, "wb") as f:
             f.write(data)

@@ -49,7 +49,14 @@ from .run_identity import (  # noqa: F401  (protocol_hash, protocol_core_hash, e
     protocol_hash,
     software_versions,
 )
-from .specs import DatasetSpec, VideoItem, load_object
+from .run_inputs import (  # noqa: F401  (default_cache_dir, FACE_RULE_ALL: public here too)
+    FACE_RULE_ALL,
+    crop_recipe,
+    default_cache_dir,
+    open_crop_cache,
+    resolve_face_rule,
+)
+from .specs import DatasetSpec, VideoItem
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +197,7 @@ def evaluate(
             raise DfbenchError(f"corruption {name!r} needs a level in {list(corr_spec.levels)}: use --corruption {name}:LEVEL")
 
     cropper_name = "precropped" if ds_spec.precropped else input_spec.cropper
-    all_faces, face_rule, crop_overrides = _face_rule(ds_spec, dataset_options, input_spec, cropper_name, reg)
+    all_faces, face_rule, crop_overrides = resolve_face_rule(ds_spec, dataset_options, input_spec, cropper_name, reg)
     face_device = face_detection_device(reg, cropper_name, device, workers, executor)
     if face_device:
         crop_overrides = {**crop_overrides, "device": face_device}
@@ -226,7 +233,7 @@ def evaluate(
                    "clip_length": input_spec.clip_length, "max_frames": max_frames,
                    "sampling": "evenly spaced over the true frame count" if input_spec.unit == "frame"
                    else "consecutive non-overlapping clips from frame 0"},
-        "cropper": {"name": cropper_name, "recipe": _recipe(cropper, settings),
+        "cropper": {"name": cropper_name, "recipe": crop_recipe(cropper, settings),
                     **({"face_device": face_device} if face_device else {})},
         "corruption": ({"name": corr_spec.name, "level": level, "seed": seed,
                         "applied_to": "crops" if corrupt_crops else "full frames before face detection"}
@@ -273,7 +280,7 @@ def evaluate(
 
         cache = None
         if use_cache and not ds_spec.precropped:
-            cache = _open_cache(cache_dir, ds_spec, cropper_name, settings, cropper, input_spec, max_frames,
+            cache = open_crop_cache(cache_dir, ds_spec, cropper_name, settings, cropper, input_spec, max_frames,
                                 dataset_options)
             if cache is not None and hasattr(cache, "signatures"):
                 cache.signatures = signatures
@@ -299,6 +306,10 @@ def evaluate(
         finally:
             if bar is not None:
                 bar.close()
+            # Stop the face stage now rather than when the stream is garbage-collected: no decoding,
+            # cropping or cache writing outlives a run that stopped (a re-run may start at once).
+            if hasattr(source, "close"):
+                source.close()
         wall = time.perf_counter() - t_loop
         if cache is not None and hasattr(cache, "flush"):
             cache.flush()
@@ -421,66 +432,6 @@ def _score_all(source: Any, model_stage: ModelStage, out: Path,
         except SystemicFailure as e:
             raise DfbenchError(f"{e}. The run stopped; what was scored is kept in {out / PARTIAL_FILE}; fix the "
                                f"cause and re-run the same command to resume.") from e
-
-
-FACE_RULE_ALL = "max over the faces of a frame, then video aggregation over frames"
-
-
-def _face_rule(ds_spec: DatasetSpec, options: dict | None, input_spec: Any, cropper_name: str,
-               reg: Registry) -> tuple[bool, str | None, dict[str, Any]]:
-    """(score every face?, the rule for the protocol, the cropper's settings).
-
-    A dataset whose faces are not all manipulated (FFIW-10K) asks for ``multi_face: all`` in its
-    options: every face of a frame is scored and the frame keeps its maximum (SBI's rule). The
-    cropper is then built with ``multi_face="all"`` (or crops every face anyway, as SBI's recipe
-    does). A cropper or a clip detector that cannot do it scores the primary face, and the
-    protocol says so instead of claiming the dataset's rule. ``--option multi_face=largest``
-    turns the rule off. Absent the option nothing changes (and no hash changes)."""
-    from .datasets.common import merged_options
-
-    crop_settings = dict(input_spec.crop_settings)
-    if merged_options(ds_spec, options).get("multi_face") != "all" or ds_spec.precropped:
-        return False, None, crop_settings
-    spec = reg.cropper(cropper_name)
-    every = "multi_face" in spec.defaults or getattr(load_object(spec.factory), "crops_every_face", False)
-    if input_spec.unit != "frame" or not every:
-        why = "a clip detector" if input_spec.unit != "frame" else f"cropper {cropper_name} crops one face"
-        log.warning("%s asks to score every face of a frame, but %s: only the primary face is scored",
-                    ds_spec.name, why)
-        return False, f"primary face only ({why}; the dataset asks for every face)", crop_settings
-    if "multi_face" in spec.defaults:
-        crop_settings["multi_face"] = "all"
-    return True, FACE_RULE_ALL, crop_settings
-
-
-def _recipe(cropper, settings: dict) -> dict:
-    recipe = getattr(cropper, "recipe", None)
-    return recipe() if callable(recipe) else dict(settings)
-
-
-SOURCE_OPTIONS = ("path_or_id", "revision", "source", "repo_id")
-"""Dataset options that say *which* data a generic dataset reads (a Hugging Face dataset id and
-revision): they separate crop caches, so two such datasets never share cached crops."""
-
-
-def _open_cache(cache_dir, ds_spec, cropper_name, settings, cropper, input_spec, max_frames, options=None):
-    from dataclasses import replace
-
-    try:
-        from .media.cache import open_run_cache
-    except ImportError:
-        return None
-    source = {k: (options or {}).get(k) for k in SOURCE_OPTIONS if (options or {}).get(k) is not None}
-    if source:
-        tag = hashlib.sha256(json.dumps(source, sort_keys=True, default=str).encode()).hexdigest()[:12]
-        ds_spec = replace(ds_spec, version=f"{ds_spec.version}+{tag}")
-    root = Path(cache_dir) if cache_dir else default_cache_dir() / "crops"
-    return open_run_cache(root, dataset=ds_spec, cropper_name=cropper_name, recipe=_recipe(cropper, settings),
-                          input_spec=input_spec, max_frames=max_frames)
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("DFBENCH_CACHE", Path.home() / ".cache" / "dfbench"))
 
 
 def _corr_tag(spec, level) -> str:

@@ -71,7 +71,7 @@ def test_frame_score_is_the_max_over_its_faces(two_faces):
     np.testing.assert_allclose(preds["logit"], np.maximum(primary, other), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(plain["logit"], primary, rtol=1e-5, atol=1e-5)
     # The video's aggregation (mean_logit here) reads these per-frame maxima from predictions.parquet.
-    from dfbench.runner import FACE_RULE_ALL
+    from dfbench.run_inputs import FACE_RULE_ALL
 
     assert res["protocol"]["face_rule"] == FACE_RULE_ALL
     assert res["protocol"]["cropper"]["recipe"]["multi_face"] == "all"
@@ -83,7 +83,7 @@ def test_frame_score_is_the_max_over_its_faces(two_faces):
 
 
 def test_the_user_can_turn_the_rule_off_and_clip_detectors_say_they_cannot(two_faces, caplog):
-    from dfbench.runner import _face_rule
+    from dfbench.run_inputs import resolve_face_rule as _face_rule
 
     reg, _, _, every = two_faces
     from dfbench.build import build_detector

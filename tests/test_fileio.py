@@ -106,3 +106,28 @@ def test_no_private_copies_of_atomic_write_or_hashing():
         if "def atomic_write" in text or "def sha256_file" in text:
             offenders.append(f"{path.name}: defines its own helper")
     assert offenders == []
+
+
+def test_threads_writing_the_same_file_never_collide(tmp_path):
+    """Two runs in one process may write the same cached crop at once (a stopped run's writer
+    thread and its re-run): each writer has its own temp file, and the target ends whole."""
+    import threading
+
+    target, errors = tmp_path / "crop.png", []
+    payload = bytes(range(256)) * 64
+
+    def writer():
+        try:
+            for _ in range(100):
+                atomic_write_bytes(target, payload, fsync=False)
+        except Exception as e:  # noqa: BLE001  (collected: the assertion below names it)
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert target.read_bytes() == payload
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crop.png"]  # no temp file left behind

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -151,6 +152,8 @@ def test_a_corruption_raising_on_one_video_fails_only_that_video(testing_registr
 def test_the_same_error_on_consecutive_videos_stops_the_run(testing_registry, clean, tmp_path):
     with pytest.raises(DfbenchError, match="same error on 3 consecutive videos.*boom"):
         _eval(testing_registry, clean, tmp_path / "s", det=_raising(), max_consecutive_errors=3, **TORCH)
+    # The stopped run's face stage stopped with it: nothing of it still decodes or writes the cache.
+    assert not [t for t in threading.enumerate() if t.name == "dfbench-prefetch"]
     assert not (tmp_path / "s" / "results.json").exists()
     # The failures of a systemic stop are not recorded: the re-run after the fix scores them.
     assert (tmp_path / "s" / "predictions.partial.jsonl").read_text() == ""
@@ -397,7 +400,7 @@ def test_robustness_refuses_untrained_and_bad_devices_before_writing(testing_reg
 
 
 def test_two_hugging_face_datasets_never_share_cached_crops(testing_registry, tmp_path):
-    from dfbench.runner import _open_cache
+    from dfbench.run_inputs import open_crop_cache as _open_cache
 
     reg = testing_registry
     spec = reg.dataset("hf")

@@ -90,7 +90,7 @@ def face_stage(input_spec: Any, dataset_spec: Any, *, cache_dir: str | Path | No
     cache = None
     if use_cache and not dataset_spec.precropped:
         from ..media.cache import open_run_cache
-        from ..runner import default_cache_dir
+        from ..run_inputs import default_cache_dir
 
         recipe = cropper.recipe() if callable(getattr(cropper, "recipe", None)) else dict(settings)
         root = Path(cache_dir) if cache_dir else default_cache_dir() / "crops"
