@@ -188,7 +188,8 @@ def run_robustness(
             raise DfbenchError(
                 f"cell {CLEAN if name is None else f'{name}:{level}'} ran as {_model_path(result['protocol'])}, "
                 f"the first cell as {_model_path(header['protocol'])} ({run_dir}); every cell must run the same "
-                "way: re-run with an explicit --precision/--backend (e.g. --precision fp32)"
+                "way: run the grid again with an explicit --precision/--backend (e.g. --precision fp32) in a new "
+                "--output directory, or with --force-new"
             )
         row = cell_row(CLEAN if name is None else name, 0 if name is None else level, result, run_dir)
         if name is None:

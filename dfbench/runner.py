@@ -304,12 +304,14 @@ def evaluate(
             _score_all(source, model_stage, out, timing, stats, bar, max_consecutive_errors, run_batch,
                        already=sum(1 for r in done.values() if r.get("status") == "ok"))
         finally:
-            if bar is not None:
-                bar.close()
-            # Stop the face stage now rather than when the stream is garbage-collected: no decoding,
-            # cropping or cache writing outlives a run that stopped (a re-run may start at once).
-            if hasattr(source, "close"):
-                source.close()
+            try:
+                if bar is not None:
+                    bar.close()
+            finally:
+                # Stop the face stage now rather than when the stream is garbage-collected: no decoding,
+                # cropping or cache writing outlives a run that stopped (a re-run may start at once).
+                if hasattr(source, "close"):
+                    source.close()
         wall = time.perf_counter() - t_loop
         if cache is not None and hasattr(cache, "flush"):
             cache.flush()

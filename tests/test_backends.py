@@ -324,23 +324,25 @@ def test_robustness_runs_every_cell_on_the_automatic_choice(ov, tmp_path):
                                      "--suite", "contrast:2", "--no-plot", "--precision", "fp32",
                                      "-o", str(tmp_path / "exact")])
     assert exact.exit_code == 0, exact.output
-    assert load_robustness(tmp_path / "exact")["model_path"]["backend"] == "torch"
+    # What `robustness` ran before it defaulted to auto: torch fp32 NCHW (old grids resume with it).
+    assert load_robustness(tmp_path / "exact")["model_path"] == {"precision": "fp32", "channels_last": False,
+                                                                  "compile": False, "backend": "torch"}
 
 
-def test_a_grid_whose_cells_ran_differently_is_refused(ov, tmp_path, monkeypatch):
+def test_a_grid_whose_cells_ran_differently_is_refused(tmp_path, monkeypatch):
     """If a cell's re-check of the cached choice fails and it runs another way, the grid stops
-    instead of mixing two models' numbers in one table."""
+    instead of mixing two models' numbers in one table (torch only: runs without OpenVINO too)."""
     from dfbench import runner
     from dfbench.robustness import run_robustness
 
     real = runner.evaluate
     calls = {"n": 0}
 
-    def second_cell_on_torch(*args, **kwargs):
+    def second_cell_in_fp32(*args, **kwargs):
         calls["n"] += 1
-        return real(*args, **({**kwargs, "backend": "torch"} if calls["n"] > 1 else kwargs))
+        return real(*args, **({**kwargs, "precision": "fp32"} if calls["n"] > 1 else kwargs))
 
-    monkeypatch.setattr(runner, "evaluate", second_cell_on_torch)
-    with pytest.raises(DfbenchError, match="every cell must run the same way"):
+    monkeypatch.setattr(runner, "evaluate", second_cell_in_fp32)
+    with pytest.raises(DfbenchError, match="every cell must run the same way.*new --output directory"):
         run_robustness("laanet_test.demo", "demo", tmp_path / "grid", suite="contrast:2", limit=4,
-                       make_plot=False, progress=False)
+                       make_plot=False, progress=False, backend="torch", precision="bf16")

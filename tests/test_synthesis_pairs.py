@@ -117,3 +117,29 @@ def test_npz_round_trip_and_clear_errors(tmp_path, portraits):
         PairDataset([], None, 2)
     with pytest.raises(TrainingDataError, match="unknown pseudo-fake method 'xy'"):
         make_generator("xy", portraits, 64, train=True)
+
+
+def test_pseudo_fake_configs_refuse_the_test_split_for_selection():
+    """The core's data section of LAA-Net's and SBI's configs: selection never reads test data; a
+    fraction of train held out (``holdout:F``) or a validation split is fine."""
+    from dfbench.synthesis.task import PairDataConfig
+    from dfbench.training.config import ConfigError
+
+    PairDataConfig(val_split="val").check_selection_split()
+    PairDataConfig(val_split="holdout:0.2").check_selection_split()
+    with pytest.raises(ConfigError, match="data.val_split"):
+        PairDataConfig(val_split="test").check_selection_split()
+
+
+def test_pair_micro_batches_keep_each_real_with_its_fake():
+    from dfbench.synthesis.task import pair_micro_batches
+
+    b = 5  # pairs: rows 0..4 reals, 5..9 their fakes
+    batch = {"images": torch.arange(2 * b).float(), "labels": torch.cat([torch.zeros(b), torch.ones(b)])}
+    parts = pair_micro_batches(batch, 2)
+    assert [len(p["images"]) for p in parts] == [4, 6]
+    for p in parts:
+        n = len(p["images"]) // 2
+        assert torch.equal(p["images"][n:], p["images"][:n] + b)  # row i's fake is row B + i
+        assert p["labels"].sum() == n
+    assert sorted(torch.cat([p["images"] for p in parts]).tolist()) == list(range(2 * b))

@@ -46,6 +46,7 @@ from .options import (
 @speed_options  # the same as `run`: every cell runs the way `run` would
 @missing_face_option(help="Faceless frames (default: the detector's official rule); applies to every cell.")
 @click.option("--allow-untrained", is_flag=True, help="Score a detector without trained weights (flagged).")
+@click.option("--force-new", is_flag=True, help="Start every cell over in --output even if it holds a run with another protocol.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the crop cache.")
 @click.option(
     "--seed",
@@ -82,6 +83,7 @@ def robustness_command(
     backend,
     missing_face,
     allow_untrained,
+    force_new,
     no_cache,
     seed,
     no_plot,
@@ -124,6 +126,7 @@ def robustness_command(
         backend=backend,
         missing_face=missing_face,
         allow_untrained=allow_untrained,
+        force_new=force_new,
         workers=workers,
         executor=executor,
         use_cache=not no_cache,

@@ -40,6 +40,7 @@ def kill_at_first_checkpoint(cmd: Sequence[str], out_dir: str | Path, env: dict[
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, (
         f"the run ended on its own (exit {proc.returncode}) before it could be killed")
+    assert ckpt.exists(), f"no checkpoint {ckpt} within {timeout:.0f} s: the run was killed before writing one"
     return torch.load(ckpt, weights_only=True)
 
 

@@ -73,8 +73,8 @@ def export_detector(name: str, out: str | Path | None = None, fmt: str = "onnx",
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 torch.jit.trace(graph, (x,)).save(str(path))
-    except Exception as e:  # an operator the format lacks, a trace that fails: name the detector
-        first = (str(e).strip().splitlines() or [type(e).__name__])[-1][:300]
+    except RuntimeError as e:  # an operator the format lacks, a trace that fails (torch.onnx's errors too)
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
         raise DfbenchError(f"cannot export {det_id} to {fmt}: {first}. Use --format "
                            f"{'torchscript' if fmt == 'onnx' else 'onnx'}, or score it natively "
                            f"(dfbench run --detector {det_id})") from e

@@ -13,8 +13,8 @@ core's (:mod:`dfbench.training`). What is LAA-Net's own:
   a BatchNorm batch (a shortcut evaluation never offers).
 * **Global loss normalisers.** Heatmap positives, samples and pixels are counted over the whole
   global batch (all processes), so N processes follow one process with N× the batch exactly.
-* **SAM** is this family's own optimiser step (:meth:`LAANetTask.optimizer_step`, with the core's
-  :mod:`dfbench.training.sam`, shared with SBI).
+* **SAM** wraps Adam (the step itself is the core's pair task's, :class:`dfbench.synthesis.task.PairTask`,
+  with :mod:`dfbench.training.sam`, shared with SBI).
 * **Selection** reads pseudo-fakes of the *source* dataset's validation split (or of training
   videos held out with ``data.val_split: holdout:F``); the test split is refused by the config.
 """

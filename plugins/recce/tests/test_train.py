@@ -126,6 +126,8 @@ def test_config_overrides_and_errors(tmp_path):
         load_config(path, ["optimm.lr=1"])
     with pytest.raises(ConfigError, match="test split"):
         load_config(path, ["data.val_split=test"])
+    with pytest.raises(ConfigError, match=r"data.val_fraction must lie in \[0, 1\)"):
+        load_config(path, ["data.val_fraction=1.0"])
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         load_config(path, ["epochs"])
 

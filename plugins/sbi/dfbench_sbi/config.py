@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dfbench.synthesis.task import PairDataConfig, PairModelConfig, PairRunConfig
 from dfbench.training import config as core
-from dfbench.training.config import ConfigError
+from dfbench.training.config import ConfigError, check_choice
 
 
 @dataclass
@@ -69,8 +69,7 @@ class TrainConfig(core.ConfigMethods):
         d = self.data
         if not 0 <= d.margin_min < d.margin_max:
             raise ConfigError(f"data.margin_min/margin_max: need 0 <= min < max, got {d.margin_min}, {d.margin_max}")
-        if self.optim.name not in ("sgd", "adam"):
-            raise ConfigError(f"optim.name: unknown optimiser {self.optim.name!r}; choose 'sgd' or 'adam'")
+        check_choice("optim.name", self.optim.name, ("sgd", "adam"))
         d.check_selection_split()
         return self
 
