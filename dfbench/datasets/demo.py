@@ -33,7 +33,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -174,48 +174,55 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def build_demo(cache_dir: str | Path | None = None, force: bool = False) -> Path:
-    """Build the demo dataset once and return its directory (``<cache_dir>/demo-v1``).
+def build_once(root: Path, dirname: str, render: Callable[[Path], dict[str, Any]], what: str,
+               force: bool = False) -> Path:
+    """Render a generated dataset into ``root/dirname`` once, atomically, under a build lock.
 
-    ``cache_dir`` is the dfbench cache root (default :func:`default_cache_root`). An existing
-    complete build is reused unless ``force``. Leftover temporary directories of killed builds
-    are removed while holding the build lock.
+    ``render(tmp)`` writes the videos into a temporary sibling directory and returns the manifest,
+    written last: a directory with a manifest is complete. A complete build is reused unless
+    ``force``; a process that waited for another's build reuses it; leftover temporary directories
+    of killed builds are removed while holding the lock. Shared by ``demo`` and ``demo_real``.
     """
-    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root()
-    final = root / DEMO_DIRNAME
+    final = root / dirname
     if not force and (final / MANIFEST).is_file():
         return final
     root.mkdir(parents=True, exist_ok=True)
-    with _build_lock(root) as locked:
+    with _build_lock(root, dirname) as locked:
         if not force and (final / MANIFEST).is_file():  # another process finished meanwhile
             return final
         if locked:  # nobody else is building: any temp dir is a killed build's leftover
-            for stale in root.glob(f".{DEMO_DIRNAME}.tmp-*"):
-                log.info("removing leftover of an interrupted demo build: %s", stale)
+            for stale in root.glob(f".{dirname}.tmp-*"):
+                log.info("removing leftover of an interrupted %s build: %s", what, stale)
                 _remove(stale)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{DEMO_DIRNAME}.tmp-", dir=root))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dirname}.tmp-", dir=root))
         try:
             start = time.perf_counter()
-            log.info("building the demo dataset in %s (once; ~15 s)", final)
-            manifest = _render_into(tmp)
+            log.info("building %s in %s (once)", what, final)
+            manifest = render(tmp)
             with open(tmp / MANIFEST, "w") as f:
                 json.dump(manifest, f, indent=1, sort_keys=True)
             if final.exists():  # force, or a broken directory without manifest
-                old = Path(tempfile.mkdtemp(prefix=f".{DEMO_DIRNAME}.old-", dir=root))
+                old = Path(tempfile.mkdtemp(prefix=f".{dirname}.old-", dir=root))
                 os.replace(final, old / "x")
                 os.replace(tmp, final)
                 _remove(old)
             else:
                 os.replace(tmp, final)
-            log.info(
-                "demo dataset built in %.1f s: %d videos",
-                time.perf_counter() - start,
-                len(manifest["videos"]),
-            )
+            log.info("%s built in %.1f s: %d videos", what, time.perf_counter() - start, len(manifest["videos"]))
         except BaseException:
             _remove(tmp)
             raise
     return final
+
+
+def build_demo(cache_dir: str | Path | None = None, force: bool = False) -> Path:
+    """Build the demo dataset once and return its directory (``<cache_dir>/demo-v1``).
+
+    ``cache_dir`` is the dfbench cache root (default :func:`default_cache_root`). An existing
+    complete build is reused unless ``force`` (:func:`build_once`; ~15 s the first time).
+    """
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root()
+    return build_once(root, DEMO_DIRNAME, _render_into, "the demo dataset", force)
 
 
 def load_manifest(demo_dir: str | Path) -> dict[str, Any]:

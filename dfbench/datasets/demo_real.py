@@ -21,9 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,7 +28,7 @@ from typing import Any
 from ..errors import DfbenchError
 from ..specs import VideoItem
 from .common import UnknownSplitError
-from .demo import MANIFEST, _build_lock, _remove, _sha256, default_cache_root
+from .demo import MANIFEST, _sha256, build_once, default_cache_root
 
 log = logging.getLogger(__name__)
 
@@ -165,35 +162,7 @@ def build_demo_real(cache_dir: str | Path | None = None, force: bool = False) ->
     if not available():
         raise DemoRealUnavailable(f"the demo_real clips are not installed: {INSTALL_HINT}")
     root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root()
-    final = root / DIRNAME
-    if not force and (final / MANIFEST).is_file():
-        return final
-    root.mkdir(parents=True, exist_ok=True)
-    with _build_lock(root, DIRNAME) as locked:
-        if not force and (final / MANIFEST).is_file():
-            return final
-        if locked:
-            for stale in root.glob(f".{DIRNAME}.tmp-*"):
-                _remove(stale)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{DIRNAME}.tmp-", dir=root))
-        try:
-            start = time.perf_counter()
-            log.info("building demo_real in %s (once)", final)
-            manifest = _render_into(tmp)
-            with open(tmp / MANIFEST, "w") as f:
-                json.dump(manifest, f, indent=1, sort_keys=True)
-            if final.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{DIRNAME}.old-", dir=root))
-                os.replace(final, old / "x")
-                os.replace(tmp, final)
-                _remove(old)
-            else:
-                os.replace(tmp, final)
-            log.info("demo_real built in %.1f s: %d videos", time.perf_counter() - start, len(manifest["videos"]))
-        except BaseException:
-            _remove(tmp)
-            raise
-    return final
+    return build_once(root, DIRNAME, _render_into, "demo_real", force)
 
 
 def index(root: str | Path | None, split: str, options: Mapping[str, Any] | None = None) -> list[VideoItem]:
