@@ -20,6 +20,13 @@ from pathlib import Path
 from typing import Any
 
 
+def cache_root(*parts: str) -> Path:
+    """dfbench's cache directory, ``$DFBENCH_CACHE`` or ``~/.cache/dfbench`` (``~`` expanded), joined
+    with ``parts`` (``"crops"``, ``"onnx"``, ``"precision"``, ...): every cache lives under one root."""
+    env = os.environ.get("DFBENCH_CACHE")
+    return (Path(env).expanduser() if env else Path.home() / ".cache" / "dfbench").joinpath(*parts)
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file, read in chunks (weights can be gigabytes)."""
     h = hashlib.sha256()

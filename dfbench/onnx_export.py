@@ -36,7 +36,9 @@ class BackendUnavailable(DfbenchError):
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("DFBENCH_CACHE", Path.home() / ".cache" / "dfbench")) / "onnx"
+    from .fileio import cache_root as dfbench_cache
+
+    return dfbench_cache("onnx")
 
 
 @contextlib.contextmanager

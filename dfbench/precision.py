@@ -184,8 +184,9 @@ def _logits(detector: Any, units: np.ndarray, device: str, precision: str, chann
 
 
 def cache_dir() -> Path:
-    # Same root as the crop cache (run_inputs.default_cache_dir); not imported to keep the dependency one-way.
-    return Path(os.environ.get("DFBENCH_CACHE", Path.home() / ".cache" / "dfbench")) / "precision"
+    from .fileio import cache_root
+
+    return cache_root("precision")
 
 
 def device_tag(device: str) -> str:

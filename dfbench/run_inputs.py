@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -76,4 +75,6 @@ def open_crop_cache(cache_dir, ds_spec, cropper_name, settings, cropper, input_s
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("DFBENCH_CACHE", Path.home() / ".cache" / "dfbench"))
+    from .fileio import cache_root
+
+    return cache_root()

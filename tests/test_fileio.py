@@ -131,3 +131,22 @@ def test_threads_writing_the_same_file_never_collide(tmp_path):
     assert errors == []
     assert target.read_bytes() == payload
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crop.png"]  # no temp file left behind
+
+
+def test_every_cache_lives_under_one_root(tmp_path, monkeypatch):
+    """Crops, exports, precision choices, the demo and Hugging Face media share one root."""
+    from dfbench.datasets.demo import default_cache_root
+    from dfbench.fileio import cache_root
+    from dfbench.onnx_export import cache_root as onnx_root
+    from dfbench.precision import cache_dir as precision_dir
+    from dfbench.run_inputs import default_cache_dir
+
+    monkeypatch.setenv("DFBENCH_CACHE", str(tmp_path))
+    assert cache_root() == default_cache_dir() == default_cache_root() == tmp_path
+    assert (onnx_root(), precision_dir(), cache_root("crops")) == (tmp_path / "onnx", tmp_path / "precision",
+                                                                   tmp_path / "crops")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DFBENCH_CACHE", "~/c")
+    assert cache_root("onnx") == tmp_path / "home" / "c" / "onnx"
+    monkeypatch.setenv("DFBENCH_CACHE", "")  # set but empty: the default, not the working directory
+    assert cache_root() == tmp_path / "home" / ".cache" / "dfbench"

@@ -37,7 +37,6 @@ def prepare_command(dataset, data_root, detector, cropper_name, split, workers, 
     With --detector the cache is exactly the one `dfbench run -d DETECTOR` reads; with --cropper
     the cropper's default size and sampling are used (override with --size / --frames).
     """
-    import os
     from dataclasses import replace
     from pathlib import Path
 
@@ -77,7 +76,9 @@ def prepare_command(dataset, data_root, detector, cropper_name, split, workers, 
         input_spec = with_face_detector(input_spec, face_detector, reg)
     if spec.precropped and cropper_name != "precropped":
         raise DfbenchError(f"{spec.name} ships face crops: prepare it with --cropper precropped (or --detector)")
-    root = Path(cache_dir) if cache_dir else Path(os.environ.get("DFBENCH_CACHE", Path.home() / ".cache" / "dfbench")) / "crops"
+    from ..fileio import cache_root
+
+    root = Path(cache_dir) if cache_dir else cache_root("crops")
     report = prepare(items, cropper_name, input_spec, root, dataset=spec.name, version=spec.version,
                      workers=workers, executor=executor, progress=True, retry_failed=retry_failed,
                      max_frames=max_frames)

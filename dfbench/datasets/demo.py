@@ -37,7 +37,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..fileio import sha256_file
+from ..fileio import cache_root, sha256_file
 from ..specs import VideoItem
 from .common import UnknownSplitError
 
@@ -62,9 +62,8 @@ LICENSE = (
 
 
 def default_cache_root() -> Path:
-    """``$DFBENCH_CACHE`` or ``~/.cache/dfbench``."""
-    env = os.environ.get("DFBENCH_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "dfbench"
+    """``$DFBENCH_CACHE`` or ``~/.cache/dfbench`` (:func:`dfbench.fileio.cache_root`)."""
+    return cache_root()
 
 
 def _sha256(path: Path) -> str:

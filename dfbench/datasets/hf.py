@@ -174,8 +174,10 @@ def _media_id(value: Any, local_dir: Path | None) -> str | None:
 
 
 def _cache_root(options: Mapping[str, Any]) -> Path:
-    base = get_option(options, "cache_dir") or os.environ.get("DFBENCH_CACHE") or "~/.cache/dfbench"
-    return Path(base).expanduser() / "hf_media"
+    from ..fileio import cache_root
+
+    base = get_option(options, "cache_dir")
+    return Path(base).expanduser() / "hf_media" if base else cache_root("hf_media")
 
 
 def _sniff_suffix(data: bytes, hint: str | None) -> str:
