@@ -40,28 +40,35 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def atomic_write_bytes(path: str | Path, data: bytes, *, fsync: bool = True) -> None:
-    """Write to a temp file in the same directory, fsync, then rename: never a half file.
+@contextlib.contextmanager
+def atomic_target(path: str | Path) -> Iterator[Path]:
+    """A temp path beside ``path`` for the block to write (by any means, e.g. a library's own
+    ``save(file)``); renamed over ``path`` when the block ends, removed if it raises: never a half file.
 
     The temp name carries the pid and the thread so two writers of the same target (processes, or
     threads of one process: a run's crop-cache writer and another run's in the same process) never
-    share a temp file; the last ``os.replace`` wins, whole. ``fsync=False`` is for caches that can
-    be rebuilt.
+    share a temp file; the last ``os.replace`` wins, whole.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to a temp file in the same directory, fsync, then rename (:func:`atomic_target`).
+    ``fsync=False`` is for caches that can be rebuilt."""
+    with atomic_target(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        if fsync:
+            os.fsync(f.fileno())
 
 
 def json_default(o: Any) -> Any:

@@ -18,7 +18,6 @@ import copy
 import hashlib
 import json
 import logging
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -88,26 +87,22 @@ def trace_to_onnx(module: Any, example: Any, path: str | Path, *, input_name: st
     portable files (:mod:`dfbench.zoo.export`)."""
     import torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    from .fileio import atomic_target
+
     # nn.MultiheadAttention's inference fast path is one fused op ONNX does not know; the plain
     # path computes the same attention (ViT encoders such as UnivFD's CLIP tower).
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
-        with torch.no_grad(), warnings.catch_warnings(record=True) as caught, _quiet_onnx_log():
+        with atomic_target(path) as tmp, torch.no_grad(), warnings.catch_warnings(record=True) as caught, \
+                _quiet_onnx_log():
             warnings.simplefilter("always")
             torch.onnx.export(module, (example,), str(tmp), dynamo=False, input_names=[input_name],
                               output_names=[output_name],
                               dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
                               opset_version=opset)
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
-    tmp.replace(path)
     # Only the tracer's own warnings matter; the constant-folding notes are about its graph passes.
     tracer = [f"{Path(w.filename).name}:{w.lineno}: {str(w.message).splitlines()[0][:160]}"
               for w in caught if issubclass(w.category, torch.jit.TracerWarning)]

@@ -36,7 +36,6 @@ import copy
 import hashlib
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,11 +259,10 @@ def read_cached(path: Path) -> PrecisionChoice | None:
 
 
 def write_cached(path: Path, choice: PrecisionChoice) -> None:
+    from .fileio import atomic_write_bytes
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({**choice.record(), "cached": False}, indent=1))
-        tmp.replace(path)
+        atomic_write_bytes(path, json.dumps({**choice.record(), "cached": False}, indent=1).encode(), fsync=False)
     except OSError as e:  # a read-only cache must not stop a run
         log.warning("could not cache the precision choice in %s: %s", path, e)
 

@@ -9,7 +9,6 @@ ever unpickled here; official ``.pth`` files go through :func:`load_torch_checkp
 from __future__ import annotations
 
 import json
-import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,25 +17,30 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .errors import WeightsError
-from .fileio import atomic_write_bytes, atomic_write_json, sha256_file
+from .fileio import atomic_target, atomic_write_bytes, atomic_write_json, sha256_file
 from .ids import format_id
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "atomic_write_bytes", "atomic_write_json", "check_architecture",
            "check_state_fits", "load_torch_checkpoint", "read_weights_dir", "resolve_source", "save_weights",
-           "sha256_file", "unwrap_state_dict"]
+           "sha256_file", "unwrap_state_dict", "write_weights_file"]
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 
 
+def write_weights_file(state: dict[str, torch.Tensor], out_dir: str | Path) -> Path:
+    """``out_dir/model.safetensors`` from ``state``, written atomically; returns its path."""
+    path = Path(out_dir) / WEIGHTS_FILE
+    with atomic_target(path) as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt"})
+    return path
+
+
 def save_weights(detector, out_dir: str | Path, extra_config: dict | None = None) -> Path:
     """Save a detector's state dict as safetensors plus a config describing how to feed it."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in detector.state_dict().items()}
-    tmp = out / f".{WEIGHTS_FILE}.tmp{os.getpid()}"
-    save_file(state, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, out / WEIGHTS_FILE)
+    write_weights_file(state, out)
     config = {
         "dfbench_format": 1,
         "detector": detector.spec.name,

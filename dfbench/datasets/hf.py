@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DatasetNotFoundError, DfbenchError
+from ..fileio import atomic_write_bytes, cache_root
 from ..specs import VideoItem
 from .common import get_option, make_key
 
@@ -174,8 +175,6 @@ def _media_id(value: Any, local_dir: Path | None) -> str | None:
 
 
 def _cache_root(options: Mapping[str, Any]) -> Path:
-    from ..fileio import cache_root
-
     base = get_option(options, "cache_dir")
     return Path(base).expanduser() / "hf_media" if base else cache_root("hf_media")
 
@@ -266,11 +265,8 @@ def index(root: Path | None, split: str, options: Mapping[str, Any]) -> list[Vid
                 data = value["bytes"]
                 target = cache / f"{i:0{width}d}{_sniff_suffix(data, value.get('path'))}"
                 if not target.is_file():
-                    # Write once under a temp name so an interrupted run never leaves half a file.
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = target.with_name(target.name + ".part")
-                    tmp.write_bytes(data)
-                    os.replace(tmp, target)
+                    # Never half a file, even when interrupted (a cache: no fsync needed).
+                    atomic_write_bytes(target, data, fsync=False)
                 path = str(target)
             else:
                 path = value.get("path")

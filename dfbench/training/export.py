@@ -28,20 +28,15 @@ def export_weights(src: str | Path, dst: str | Path, dtype: str = "bfloat16", ca
     """
     import json
 
-    from safetensors.torch import save_file
-
-    from ..weights import CONFIG_FILE, WEIGHTS_FILE, read_weights_dir, sha256_file
+    from ..weights import CONFIG_FILE, read_weights_dir, sha256_file, write_weights_file
 
     state, config = read_weights_dir(src)
     torch_dtype = getattr(torch, dtype)
     out = Path(dst)
-    out.mkdir(parents=True, exist_ok=True)
     state = {k: (v.to(torch_dtype) if v.is_floating_point() else v).contiguous() for k, v in state.items()}
-    tmp = out / f".{WEIGHTS_FILE}.tmp{os.getpid()}"
-    save_file(state, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, out / WEIGHTS_FILE)
-    os.chmod(out / WEIGHTS_FILE, 0o644)  # safetensors writes 0600; shipped files must be readable
-    config.update({"dtype": "float32", "stored_dtype": dtype, "sha256": sha256_file(out / WEIGHTS_FILE)})
+    weights_file = write_weights_file(state, out)
+    os.chmod(weights_file, 0o644)  # safetensors writes 0600; shipped files must be readable
+    config.update({"dtype": "float32", "stored_dtype": dtype, "sha256": sha256_file(weights_file)})
     training = config.get("training")
     if isinstance(training, dict) and training.get("out_dir"):
         training["out_dir"] = Path(training["out_dir"]).name
