@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DfbenchError
+from .errors import DfbenchError, brief
 from .onnx_export import OPSET, BackendUnavailable, cached_export, export_onnx  # noqa: F401  (public here)
 from .precision import (
     AUTO,
@@ -206,8 +206,7 @@ def runtime(backend: str, onnx_path: Path, device: str, precision: str) -> Any:
     except DfbenchError:
         raise
     except Exception as e:  # the runtime's own errors (unsupported op, bad file, ...)
-        raise BackendUnavailable(f"{backend} cannot load {onnx_path} ({type(e).__name__}: "
-                                 f"{str(e).splitlines()[0][:200] if str(e) else ''})") from e
+        raise BackendUnavailable(f"{backend} cannot load {onnx_path} ({brief(e)})") from e
 
 
 # -- checked, ready-to-run exported models --------------------------------------------------------
@@ -238,8 +237,8 @@ def _max_dev(model: Any, units: np.ndarray, ref: np.ndarray) -> float:
     try:
         got = model(torch.from_numpy(units)).numpy().astype(np.float64)
     except Exception as e:  # e.g. a graph whose output shape was frozen by tracing
-        raise ExportMismatch(f"the exported model failed on a batch of {len(units)} ({type(e).__name__}: "
-                             f"{str(e).splitlines()[0][:200] if str(e) else ''})", float("inf")) from e
+        raise ExportMismatch(f"the exported model failed on a batch of {len(units)} ({brief(e)})",
+                             float("inf")) from e
     if got.shape != ref.shape:
         raise ExportMismatch(f"the exported model returned {got.shape} logits for {ref.shape}", float("inf"))
     return float(np.abs(got - ref).max()) if np.isfinite(got).all() else float("inf")

@@ -9,6 +9,18 @@ class DfbenchError(Exception):
     """Base class; the CLI prints the message and exits non-zero."""
 
 
+def first_line(e: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type's name if it has none), for quoting a
+    library's error inside one of ours without its traceback or graph dump."""
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:limit]
+
+
+def brief(e: BaseException, limit: int = 200) -> str:
+    """``"Type: first line"`` (or just the type) of an exception."""
+    return f"{type(e).__name__}: {first_line(e, limit)}" if str(e).strip() else type(e).__name__
+
+
 class UnknownNameError(DfbenchError, KeyError):
     def __init__(self, kind: str, name: str, known: list[str]):
         self.kind, self.name, self.known = kind, name, known

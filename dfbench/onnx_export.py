@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import DfbenchError
+from .errors import DfbenchError, brief
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +133,7 @@ def cached_export(detector: Any) -> tuple[Path, bool, list[str]]:
     try:
         tracer = export_onnx(detector, path)
     except Exception as e:
-        raise BackendUnavailable(f"{type(detector).__name__} cannot be exported to ONNX "
-                                 f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from e
+        raise BackendUnavailable(f"{type(detector).__name__} cannot be exported to ONNX ({brief(e)})") from e
     try:
         notes.write_text(json.dumps(tracer))
     except OSError:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from .errors import WeightsError
+from .errors import WeightsError, first_line
 from .fileio import atomic_target, atomic_write_bytes, atomic_write_json, sha256_file
 from .ids import format_id
 
@@ -95,7 +95,7 @@ def read_weights_dir(path: str | Path, expected_sha256: str | None = None) -> tu
         state = load_file(str(wfile))
     except Exception as e:  # safetensors raises SafetensorError (header too large, truncated, ...)
         raise WeightsError(
-            f"{wfile} is not a readable safetensors file ({type(e).__name__}: {_first_line(e)}); it is probably "
+            f"{wfile} is not a readable safetensors file ({type(e).__name__}: {first_line(e)}); it is probably "
             f"truncated or corrupted. Re-download it, or re-write it with `dfbench convert FAMILY OFFICIAL.pth DIR`."
         ) from None
     return state, config
@@ -108,7 +108,7 @@ def read_config(config_file: str | Path) -> dict:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise WeightsError(
-            f"{config_file} is not valid JSON ({_first_line(e)}). Restore it from where the weights came from, "
+            f"{config_file} is not valid JSON ({first_line(e)}). Restore it from where the weights came from, "
             f"or re-write the directory with `dfbench convert`; delete it only to load the weights without "
             f"their recorded architecture and checksum."
         ) from None
@@ -160,11 +160,6 @@ def check_state_fits(expected: dict[str, torch.Tensor], state: dict[str, torch.T
                        f"checkpoint with `dfbench convert`.")
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return (text.splitlines()[0] if text else type(e).__name__)[:200]
-
-
 def load_torch_checkpoint(path: str | Path) -> Any:
     """Load an official ``.pth`` safely (``weights_only=True``): pickles that run code are refused.
 
@@ -190,7 +185,7 @@ def load_torch_checkpoint(path: str | Path) -> Any:
         ) from None
     except Exception as e:  # noqa: BLE001 - zip/stream errors of a truncated or non-torch file
         raise WeightsError(
-            f"{p} is not a readable torch checkpoint ({type(e).__name__}: {_sanitise(_first_line(e))}); it is "
+            f"{p} is not a readable torch checkpoint ({type(e).__name__}: {_sanitise(first_line(e))}); it is "
             f"probably truncated or not a .pth file. Re-download it and compare its checksum with the source."
         ) from None
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import DfbenchError
+from ..errors import DfbenchError, first_line
 from .byo import Contract
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,7 @@ def export_detector(name: str, out: str | Path | None = None, fmt: str = "onnx",
                 warnings.simplefilter("ignore")
                 torch.jit.trace(graph, (x,)).save(str(path))
     except RuntimeError as e:  # an operator the format lacks, a trace that fails (torch.onnx's errors too)
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-        raise DfbenchError(f"cannot export {det_id} to {fmt}: {first}. Use --format "
+        raise DfbenchError(f"cannot export {det_id} to {fmt}: {first_line(e, 300)}. Use --format "
                            f"{'torchscript' if fmt == 'onnx' else 'onnx'}, or score it natively "
                            f"(dfbench run --detector {det_id})") from e
     contract = Contract.from_input_spec(det.input_spec, output="logit").to_dict()
