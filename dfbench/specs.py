@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Unit = Literal["frame", "clip"]
@@ -111,6 +111,11 @@ class VariantSpec:
     config: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
 
+    def with_config(self, overrides: Mapping[str, Any] | None) -> VariantSpec:
+        """This variant with ``overrides`` replacing keys of its model config (a training config's
+        ``model_overrides``); itself when there are none."""
+        return replace(self, config={**self.config, **overrides}) if overrides else self
+
 
 @dataclass(frozen=True)
 class DetectorSpec:
@@ -166,9 +171,10 @@ class DetectorSpec:
         matches.sort(key=lambda w: w.variant != self.default_variant)
         return matches[0] if matches else None
 
-    def build(self, variant: str | None = None):
-        """Build the detector for ``variant`` with untrained weights (no download)."""
-        v = self.variant(variant)
+    def build(self, variant: str | None = None, overrides: Mapping[str, Any] | None = None):
+        """Build the detector for ``variant`` (its model config with ``overrides`` applied) with
+        untrained weights (no download)."""
+        v = self.variant(variant).with_config(overrides)
         det = load_object(self.factory)(v)
         det.spec, det.variant = self, v
         return det

@@ -123,3 +123,16 @@ def test_external_plugin_package_adds_detector_dataset_and_corruption(tmp_path):
     dup = subprocess.run(DFBENCH + ["list", "detectors"], env=_env(site, site2), capture_output=True, text=True)
     assert dup.returncode != 0
     assert "two plugins: 'extplug' and 'extplug2'" in dup.stderr or "two plugins: 'extplug2' and 'extplug'" in dup.stderr
+
+
+def test_a_variant_with_model_overrides_builds_that_network():
+    """``model_overrides`` of every training config go through one place (VariantSpec.with_config)."""
+    from dfbench.registry import get_registry
+
+    spec = get_registry().detectors["xception"]
+    v = spec.variant("test")
+    assert v.with_config({}) is v and v.with_config(None) is v
+    wider = v.with_config({"exit": (16, 24, 40)})
+    assert wider.config["exit"] == (16, 24, 40) and wider.name == v.name and v.config.get("exit") != (16, 24, 40)
+    det = spec.build("test", {"exit": (16, 24, 40)})
+    assert det.variant == wider and det.net.num_features == 40

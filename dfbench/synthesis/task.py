@@ -14,7 +14,7 @@ Config sections subclass :class:`PairDataConfig`, :class:`PairModelConfig` and
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -96,14 +96,6 @@ class PairRunConfig:
     tensorboard: bool = True
     sync_bn: bool = True
     """With DDP, BatchNorm statistics over the global batch (so N processes = one big batch)."""
-
-
-def variant_for(spec: Any, model: PairModelConfig) -> Any:
-    """The spec's variant with ``model.overrides`` applied to its model config."""
-    variant = spec.variant(model.variant)
-    if model.overrides:
-        variant = replace(variant, config={**variant.config, **model.overrides})
-    return variant
 
 
 def load_init_weights(det: Any, path: str | None) -> Any:
@@ -211,4 +203,4 @@ class PairTask(Task):
 
 
 __all__ = ["PairDataConfig", "PairModelConfig", "PairRunConfig", "PairTask", "load_init_weights",
-           "pair_micro_batches", "variant_for"]
+           "pair_micro_batches"]

@@ -18,7 +18,7 @@ stratified by label) or on a validation split; the test split is refused. The se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -171,13 +171,10 @@ class ClassifierTask(CropDataMixin, Task):
     # -- model ---------------------------------------------------------------------------------
     def build(self):
         from ..registry import get_registry
+        from .sam import set_bn_momentum
 
         c = self.config
-        spec = get_registry().detectors[c.detector]
-        variant = spec.variant(c.variant)
-        if c.model_overrides:
-            variant = replace(variant, config={**variant.config, **c.model_overrides})
-        det = spec.build(c.variant) if not c.model_overrides else _build_with(spec, variant)
+        det = get_registry().detectors[c.detector].build(c.variant, c.model_overrides)
         if c.init:
             from ..weights import read_weights_dir
 
@@ -187,12 +184,7 @@ class ClassifierTask(CropDataMixin, Task):
             except RuntimeError as e:
                 raise ConfigError(f"init={c.init}: does not fit {c.detector} {c.variant} "
                                   f"({str(e).splitlines()[0]})") from None
-        if c.bn_momentum:
-            import torch
-
-            for m in det.net.modules():
-                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                    m.momentum = c.bn_momentum
+        set_bn_momentum(det.net, c.bn_momentum or None)  # 0: the network's own
         if not any(p.requires_grad for p in det.net.parameters()):
             raise ConfigError(f"{c.detector} {c.variant}: no trainable parameter (every one is frozen)")
         return det
@@ -252,14 +244,6 @@ class ClassifierTask(CropDataMixin, Task):
                                              f"(dfbench.training.classifier)"),
         }
         return {"card": card, "training": self.config_dict()}
-
-
-def _build_with(spec: Any, variant: Any):
-    from ..specs import load_object
-
-    det = load_object(spec.factory)(variant)
-    det.spec, det.variant = spec, variant
-    return det
 
 
 def train(cfg: ClassifierConfig, resume: bool = True, train_dataset: Any = None, val_dataset: Any = None,

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from dfbench.synthesis.sources import load_training_videos
-from dfbench.synthesis.task import PairTask, load_init_weights, pair_micro_batches, variant_for
+from dfbench.synthesis.task import PairTask, load_init_weights, pair_micro_batches
 from dfbench.training import TrainingError
 from dfbench.training.sam import SAM
 from dfbench.training.trainer import TrainResult
@@ -61,7 +61,7 @@ def build_detector_for(cfg: TrainConfig):
     from .spec import laanet_spec
 
     spec = laanet_spec()
-    variant = variant_for(spec, cfg.model)
+    variant = spec.variant(cfg.model.variant).with_config(cfg.model.overrides)
     size = cfg.model.overrides.get("image_size")
     if size is not None and int(size) != variant.input.size:
         # A new input size is a new input contract: the crops the trainer makes and the

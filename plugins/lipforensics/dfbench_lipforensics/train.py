@@ -29,7 +29,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from dfbench.specs import load_object
 from dfbench.training import RunSettings, SelectionRule, Task
 from dfbench.training.data import holdout_split_name
 from dfbench.training.trainer import train as core_train
@@ -108,11 +107,7 @@ class LipForensicsTask(Task):
         from .spec import SPEC
 
         c = self.config
-        variant = SPEC.variant(c.variant)
-        if c.model_overrides:
-            variant = dataclasses.replace(variant, config={**variant.config, **c.model_overrides})
-        det: LipForensicsDetector = load_object(SPEC.factory)(variant)
-        det.spec, det.variant = SPEC, variant
+        det: LipForensicsDetector = SPEC.build(c.variant, c.model_overrides)
         if c.init:
             self.init_info = load_init_weights(det, c.init)
         if c.channels_last:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +119,7 @@ class RecceTask(CropDataMixin, Task):
         from .spec import SPEC
 
         c = self.config
-        variant = SPEC.variant(c.variant)
-        if c.model_overrides:
-            variant = replace(variant, config={**variant.config, **c.model_overrides})
+        variant = SPEC.variant(c.variant).with_config(c.model_overrides)
         net = build_net(dict(variant.config))
         if c.init:
             _init_weights(net, c.init)

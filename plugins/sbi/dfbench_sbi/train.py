@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from dfbench.synthesis.task import PairTask, load_init_weights, variant_for
+from dfbench.synthesis.task import PairTask, load_init_weights
 from dfbench.training.trainer import TrainResult
 from dfbench.training.trainer import train as core_train
 
@@ -35,7 +35,7 @@ def build_detector_for(cfg: TrainConfig):
     from .model import build_detector
     from .spec import SPEC
 
-    variant = variant_for(SPEC, cfg.model)
+    variant = SPEC.variant(cfg.model.variant).with_config(cfg.model.overrides)
     det = build_detector(variant)
     det.spec, det.variant = SPEC, variant
     return load_init_weights(det, cfg.model.init_weights)
