@@ -129,6 +129,26 @@ def load_classifier_config(path: str | Path | None = None, overrides: list[str] 
         raise ConfigError(f"{path or 'config'}: {e}") from None
 
 
+def adam_optimizer(params: Any, optim: Any) -> Any:
+    """Adam or AdamW (``optim.name``) with ``optim.lr`` and ``optim.weight_decay``; fused kernels when
+    the config has ``fused`` and sets it. The crop classifiers' optimiser (this task's and RECCE's)."""
+    import torch
+
+    kwargs: dict[str, Any] = {"lr": optim.lr, "weight_decay": optim.weight_decay}
+    if getattr(optim, "fused", False):
+        kwargs["fused"] = True
+    return (torch.optim.Adam if optim.name == "adam" else torch.optim.AdamW)(params, **kwargs)
+
+
+def step_scheduler(optimizer: Any, scheduler: Any) -> tuple[Any, str] | None:
+    """``scheduler.name == "step"``: the lr times ``gamma`` every ``step_size`` epochs; else None."""
+    import torch
+
+    if scheduler.name != "step":
+        return None
+    return torch.optim.lr_scheduler.StepLR(optimizer, scheduler.step_size, scheduler.gamma), "epoch"
+
+
 def _video_count(ds: Any) -> int:
     from torch.utils.data import Subset
 
@@ -198,19 +218,10 @@ class ClassifierTask(CropDataMixin, Task):
                     m.eval()
 
     def make_optimizer(self, params):
-        import torch
-
-        o = self.config.optim
-        cls = torch.optim.Adam if o.name == "adam" else torch.optim.AdamW
-        return cls(params, lr=o.lr, weight_decay=o.weight_decay)
+        return adam_optimizer(params, self.config.optim)
 
     def make_scheduler(self, optimizer, steps_per_epoch):
-        import torch
-
-        s = self.config.scheduler
-        if s.name != "step":
-            return None
-        return torch.optim.lr_scheduler.StepLR(optimizer, s.step_size, s.gamma), "epoch"
+        return step_scheduler(optimizer, self.config.scheduler)
 
     # -- data ----------------------------------------------------------------------------------
     def datasets(self):
@@ -256,4 +267,4 @@ def train(cfg: ClassifierConfig, resume: bool = True, train_dataset: Any = None,
                       stop_after_epochs=stop_after_epochs)
 
 
-__all__ = ["ClassifierConfig", "ClassifierTask", "load_classifier_config", "train"]
+__all__ = ["ClassifierConfig", "ClassifierTask", "adam_optimizer", "load_classifier_config", "step_scheduler", "train"]

@@ -29,6 +29,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from dfbench.training import RunSettings, SelectionRule, Task
+from dfbench.training.classifier import adam_optimizer, step_scheduler
 from dfbench.training.crops import CropDataMixin
 from dfbench.training.data import holdout_split_name
 from dfbench.training.trainer import train as core_train
@@ -133,17 +134,10 @@ class RecceTask(CropDataMixin, Task):
         return det
 
     def make_optimizer(self, params):
-        o = self.config.optim
-        kwargs: dict[str, Any] = {"lr": o.lr, "weight_decay": o.weight_decay}
-        if o.fused:
-            kwargs["fused"] = True
-        return (torch.optim.Adam if o.name == "adam" else torch.optim.AdamW)(params, **kwargs)
+        return adam_optimizer(params, self.config.optim)  # the core crop classifier's (with fused)
 
     def make_scheduler(self, optimizer, steps_per_epoch):
-        s = self.config.scheduler
-        if s.name != "step":
-            return None
-        return torch.optim.lr_scheduler.StepLR(optimizer, s.step_size, s.gamma), "epoch"
+        return step_scheduler(optimizer, self.config.scheduler)
 
     # -- maths ---------------------------------------------------------------------------------
     def forward(self, batch, train: bool):
