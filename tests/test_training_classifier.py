@@ -10,6 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from dfbench.testing.crops import checker_crops
 from dfbench.training.classifier import ClassifierConfig, load_classifier_config, train
 from dfbench.training.config import ConfigError
 from dfbench.training.crops import ArrayDataset, jitter_samples
@@ -19,21 +20,8 @@ from dfbench.training.crops import AugmentConfig as CoreAugment
 def synthetic_crops(split: str = "train", size: int = 48, n: int = 48, seed: int = 0) -> ArrayDataset:
     """Smooth "reals"; "fakes" carry a high-frequency checker patch in the centre (two frames a
     video). Also a ``module:factory`` data source (``split``/``size`` as the task passes them)."""
-    g = torch.Generator().manual_seed(seed + (split == "val"))
-    yy, xx = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
-    imgs, labels, groups = [], [], []
-    for i in range(n):
-        img = (torch.rand(3, 1, 1, generator=g) * 0.5 + 0.25 + (torch.rand(3, 1, 1, generator=g) - 0.5) * 0.4
-               * (xx + yy) / 2 + torch.randn(3, size, size, generator=g) * 0.02)
-        label = (i // 2) % 2
-        if label:
-            q = size // 4
-            checker = ((torch.arange(2 * q)[:, None] + torch.arange(2 * q)[None, :]) % 2).float()
-            img[:, q:3 * q, q:3 * q] = 0.5 * img[:, q:3 * q, q:3 * q] + 0.5 * checker
-        imgs.append((img.clamp(0, 1) * 255).round().to(torch.uint8))
-        labels.append(label)
-        groups.append(f"{split}/v{i // 2}")
-    return ArrayDataset(torch.stack(imgs), labels, groups)
+    return checker_crops(n, size, seed + (split == "val"), label=lambda i: (i // 2) % 2,
+                         group=lambda i: f"{split}/v{i // 2}")
 
 
 def _cfg(tmp_path, detector="xception", variant="test", **sets):

@@ -6,27 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import torch
 from dfbench_recce.data import ArrayDataset
+
+from dfbench.testing.crops import checker_crops
 
 
 def synthetic_crops(n: int, size: int = 64, seed: int = 0) -> ArrayDataset:
-    g = torch.Generator().manual_seed(seed)
-    imgs, labels, groups = [], [], []
-    yy, xx = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
-    for i in range(n):
-        base = torch.rand(3, 1, 1, generator=g) * 0.5 + 0.25
-        tilt = (torch.rand(3, 1, 1, generator=g) - 0.5) * 0.4
-        img = base + tilt * (xx + yy) / 2 + torch.randn(3, size, size, generator=g) * 0.02
-        label = i % 2
-        if label:
-            q = size // 4
-            checker = ((torch.arange(2 * q)[:, None] + torch.arange(2 * q)[None, :]) % 2).float()
-            img[:, q:3 * q, q:3 * q] = 0.5 * img[:, q:3 * q, q:3 * q] + 0.5 * checker
-        imgs.append((img.clamp(0, 1) * 255).round().to(torch.uint8))
-        labels.append(label)
-        groups.append(f"v{i // 2}")
-    return ArrayDataset(torch.stack(imgs), labels, groups)
+    """Alternating real/fake crops, two a video (:func:`dfbench.testing.crops.checker_crops`)."""
+    return checker_crops(n, size, seed)
 
 
 def write_folder(root: Path, ds: ArrayDataset, split: str) -> None:
