@@ -11,6 +11,7 @@ videos it spans. Videos are prepared in the driver, in ``workers`` processes or 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -304,14 +305,12 @@ def evaluate(
             _score_all(source, model_stage, out, timing, stats, bar, max_consecutive_errors, run_batch,
                        already=sum(1 for r in done.values() if r.get("status") == "ok"))
         finally:
-            try:
-                if bar is not None:
-                    bar.close()
-            finally:
+            with contextlib.ExitStack() as cleanup:  # every callback runs, even if one raises
                 # Stop the face stage now rather than when the stream is garbage-collected: no decoding,
                 # cropping or cache writing outlives a run that stopped (a re-run may start at once).
-                if hasattr(source, "close"):
-                    source.close()
+                cleanup.callback(source.close)
+                if bar is not None:
+                    cleanup.callback(bar.close)
         wall = time.perf_counter() - t_loop
         if cache is not None and hasattr(cache, "flush"):
             cache.flush()
