@@ -89,11 +89,20 @@ def classifier_group(detector: str, help: str) -> click.Group:
         help=f"Train {detector} on face crops (BCE on its fake logit, selection by held-out val AUC); "
              f"see docs/training.md. Run `dfbench -v {detector} train ...` to see progress."))
 
-    @group.command("export")
+    group.add_command(export_command("float32"))
+    return group
+
+
+def export_command(default_dtype: str) -> click.Command:
+    """``dfbench <family> export SRC DST``: re-save a training run's selected weights for shipping
+    (:func:`dfbench.training.export.export_weights`), for any family trained by the core."""
+
+    @click.command("export")
     @click.argument("src", type=click.Path(exists=True, file_okay=False))
     @click.argument("dst", type=click.Path(file_okay=False))
-    @click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default="float32",
-                  show_default=True, help="Storage precision (the harness loads into float32).")
+    @click.option("--dtype", type=click.Choice(["bfloat16", "float16", "float32"]), default=default_dtype,
+                  show_default=True, help="Storage precision of the exported safetensors (the harness loads "
+                                          "them into float32).")
     @click.option("--tag", default=None, help="Weights tag recorded in config.json (default: DST's directory name).")
     def export_cmd(src: str, dst: str, dtype: str, tag: str | None) -> None:
         """Re-save trained weights SRC (e.g. runs/x/best) to DST for shipping (card kept)."""
@@ -101,7 +110,7 @@ def classifier_group(detector: str, help: str) -> click.Group:
 
         click.echo(f"wrote {export_weights(src, dst, dtype, tag=tag)}")
 
-    return group
+    return export_cmd
 
 
 def _out_key(load: Callable) -> str:
@@ -110,4 +119,4 @@ def _out_key(load: Callable) -> str:
     return "run.out_dir" if hasattr(getattr(cfg, "run", None), "out_dir") else "out_dir"
 
 
-__all__ = ["classifier_group", "train_command"]
+__all__ = ["classifier_group", "export_command", "train_command"]
